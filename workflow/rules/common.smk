@@ -1,0 +1,37 @@
+# Shared helpers: the model grid, result paths, and the targets of `all`.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from latentgeom.pipeline import model_table  # noqa: E402
+
+RESULTS = config.get("results", "results")
+MODELS = model_table(config)
+QUANTIZERS = list(config["quantize"]["quantizers"])
+
+
+wildcard_constraints:
+    model="|".join(sorted(MODELS)) or "NONE",
+    quantizer="|".join(QUANTIZERS),
+
+
+def res(path):
+    """A path under the results folder."""
+    return f"{RESULTS}/{path}"
+
+
+def log(path):
+    return f"{RESULTS}/logs/{path}"
+
+
+def model_param(field):
+    """A rule param that looks up one field of the current model's record."""
+    return lambda wc: MODELS[wc.model][field]
+
+
+def all_targets():
+    return [
+        res("tables/measures.csv"),
+        res("sample/representativeness.csv"),
+    ]

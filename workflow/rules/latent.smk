@@ -1,0 +1,109 @@
+# Geometry half: sample -> embed -> quantize -> measures -> table.
+
+
+rule sample:
+    output:
+        sequences=res("sample/sequences.txt"),
+        meta=res("sample/sample.json"),
+        stats=res("sample/representativeness.csv"),
+    log:
+        log("sample/sample.log"),
+    params:
+        source=config["sample"]["source"],
+        n=config["sample"].get("n", 5000),
+        min_tokens=config["sample"].get("min_tokens", 3),
+        max_tokens=config["sample"].get("max_tokens", 50),
+        seed=config["sample"].get("seed", 0),
+        n_stats=config["sample"].get("representativeness_samples", 10),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/sample.py"
+
+
+rule embed:
+    input:
+        manifest=res("models/{model}/manifest.json"),
+        sequences=res("sample/sequences.txt"),
+    output:
+        embeddings=res("latent/{model}/embeddings.npy"),
+        meta=res("latent/{model}/embeddings.json"),
+    log:
+        log("embed/{model}.log"),
+    benchmark:
+        res("benchmarks/embed/{model}.tsv")
+    params:
+        layer=config["embed"].get("layer", -1),
+        batch_size=config["embed"].get("batch_size", 64),
+        max_length=config["embed"].get("max_length"),
+        device=config["embed"].get("device", "auto"),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1 if config["embed"].get("device", "auto") not in ("cpu",) else 0,
+    script:
+        "../../scripts/embed.py"
+
+
+rule quantize:
+    input:
+        embeddings=res("latent/{model}/embeddings.npy"),
+    output:
+        quantized=res("latent/{model}/quantized_{quantizer}.npz"),
+    log:
+        log("quantize/{model}_{quantizer}.log"),
+    benchmark:
+        res("benchmarks/quantize/{model}_{quantizer}.tsv")
+    params:
+        spec=lambda wc: config["quantize"]["quantizers"][wc.quantizer],
+        seed=config["quantize"].get("seed", 0),
+        train_size=config["quantize"].get("train_size"),
+        use_gpu=config["quantize"].get("use_gpu", "auto"),
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=1,
+    script:
+        "../../scripts/quantize.py"
+
+
+rule measures:
+    input:
+        embeddings=res("latent/{model}/embeddings.npy"),
+        quantized=expand(res("latent/{{model}}/quantized_{quantizer}.npz"), quantizer=QUANTIZERS),
+    output:
+        measures=res("measures/{model}.json"),
+    log:
+        log("measures/{model}.log"),
+    benchmark:
+        res("benchmarks/measures/{model}.tsv")
+    params:
+        quantizers=QUANTIZERS,
+        variant=config["measures"].get("variant", "paper"),
+        seed=config["measures"].get("seed", 0),
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    script:
+        "../../scripts/measures.py"
+
+
+rule measures_table:
+    input:
+        measures=expand(res("measures/{model}.json"), model=sorted(MODELS)),
+        manifests=expand(res("models/{model}/manifest.json"), model=sorted(MODELS)),
+    output:
+        table=res("tables/measures.csv"),
+    log:
+        log("tables/measures.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../../scripts/measures_table.py"
