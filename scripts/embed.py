@@ -1,0 +1,9 @@
+"""Rule embed: last-layer token vectors of the sample for one model."""
+from latentgeom.io import log_to
+from latentgeom.stages import embed_stage
+
+sm = snakemake  # noqa: F821
+with log_to(sm.log[0]):
+    embed_stage(manifest_path=sm.input.manifest, sequences_path=sm.input.sequences,
+                out_embeddings=sm.output.embeddings, out_meta=sm.output.meta,
+                threads=sm.threads, **sm.params)

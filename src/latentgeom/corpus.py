@@ -1,0 +1,267 @@
+"""Corpora, the latent-space sample (Section 3.2) and its representativeness statistics (Fig. 2).
+
+Sources (``kind``):
+
+- ``hub``: PTB (``ptb_text_only``, column ``sentence``) + WikiText-2 (``wikitext``,
+  ``wikitext-2-raw-v1``, column ``text``), every split, through ``datasets`` (the paper's corpus);
+- ``files``: local text files, one sequence a line (``.bz2``/``.gz`` read transparently);
+- ``list``: a ready list of sequences, one a line, used as the sample itself (for example the
+  paper's own ``sample_sequences.txt``); ``n`` of them are drawn if the list is longer;
+- ``packaged``: the offline demo corpus shipped in the ``gensim`` wheel: a shortened English
+  Wikipedia dump (wiki markup removed, split into sentences) and the Lee news corpus.
+
+Token counts follow the paper's footnote 1: scikit-learn's default unigram analyzer
+(``CountVectorizer().build_analyzer()``: lower-cased, tokens matching ``(?u)\\b\\w\\w+\\b``).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: scikit-learn's CountVectorizer default token_pattern.
+TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")
+_WS_RE = re.compile(r"\s+")
+_SENT_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot give what the configuration asks for."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Unigram tokens as scikit-learn's default analyzer makes them (paper, footnote 1)."""
+    return TOKEN_RE.findall(text.lower())
+
+
+def n_tokens(text: str) -> int:
+    return len(TOKEN_RE.findall(text.lower()))
+
+
+def normalize(text: str) -> str:
+    """Collapse whitespace and strip; the unit of uniqueness is the normalised string."""
+    return _WS_RE.sub(" ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split running text into sentences at ``. ! ?`` followed by a capital or digit."""
+    out = []
+    for para in re.split(r"\n\s*\n|\n", text):
+        para = normalize(para)
+        if para:
+            out.extend(s for s in (normalize(x) for x in _SENT_RE.split(para)) if s)
+    return out
+
+
+def _open_text(path: Path):
+    if path.suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8", errors="replace")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def read_lines(paths: Iterable[str | Path]) -> list[str]:
+    """Lines of local text files, in order (missing files raise, naming the file)."""
+    out = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if not p.is_file():
+            raise CorpusError(f"sample.source.paths: corpus file {p} does not exist")
+        with _open_text(p) as fh:
+            out.extend(line.rstrip("\n") for line in fh)
+    return out
+
+
+def gensim_test_data() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise CorpusError("sample.source: the packaged demo corpus needs the 'gensim' package "
+                          "(pip install gensim)")
+    return Path(list(spec.submodule_search_locations)[0]) / "test" / "test_data"
+
+
+WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+NEWS_FILE = "lee_background.cor"
+
+
+def _clean_wiki_sentence(s: str) -> str | None:
+    s = normalize(s.replace("\'\'\'", "").replace("\'\'", ""))
+    # Drop leftovers of tables, lists, templates and headings that filter_wiki keeps.
+    if any(ch in s for ch in "|{}[]<>=*#_") or s.startswith(("Category:", "File:", "Image:")):
+        return None
+    if not s or sum(c.isalpha() for c in s) < 0.6 * len(s):
+        return None
+    return s
+
+
+def wiki_sentences(path: str | Path) -> list[str]:
+    """Plain sentences of a MediaWiki XML dump: markup removed with gensim's ``filter_wiki``."""
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+
+    out = []
+    with bz2.open(path, "rb") if str(path).endswith(".bz2") else open(path, "rb") as fh:
+        for _title, text, _pageid in extract_pages(fh, filter_namespaces=("0",)):
+            if not text or text.lstrip().lower().startswith("#redirect"):
+                continue
+            plain = filter_wiki(text)
+            for s in split_sentences(plain):
+                s = _clean_wiki_sentence(s)
+                if s:
+                    out.append(s)
+    return out
+
+
+def packaged_corpus(name: str = "gensim-demo") -> list[str]:
+    """The offline demo corpus: Wikipedia excerpt + Lee news corpus from the gensim wheel."""
+    if name != "gensim-demo":
+        raise CorpusError(f"sample.source.name: unknown packaged corpus {name!r} "
+                          "(known: 'gensim-demo')")
+    root = gensim_test_data()
+    sents = wiki_sentences(root / WIKI_FILE)
+    for doc in read_lines([root / NEWS_FILE]):
+        sents.extend(split_sentences(doc))
+    return sents
+
+
+def hub_corpus(name: str = "ptb+wikitext2") -> list[str]:
+    """PTB + WikiText-2, every split, from the Hugging Face hub (the paper's corpus)."""
+    if name != "ptb+wikitext2":
+        raise CorpusError(f"sample.source.name: unknown hub corpus {name!r} "
+                          "(known: 'ptb+wikitext2')")
+    from datasets import load_dataset
+
+    out: list[str] = []
+    ptb = load_dataset("ptb_text_only")
+    for split in sorted(ptb):
+        out.extend(ptb[split]["sentence"])
+    wt = load_dataset("wikitext", "wikitext-2-raw-v1")
+    for split in sorted(wt):
+        out.extend(wt[split]["text"])
+    return out
+
+
+def load_corpus(source: dict) -> list[str]:
+    """All raw sequences of a configured source (``sample.source``)."""
+    kind = source.get("kind")
+    if kind == "packaged":
+        return packaged_corpus(source.get("name", "gensim-demo"))
+    if kind == "hub":
+        return hub_corpus(source.get("name", "ptb+wikitext2"))
+    if kind in ("files", "list"):
+        paths = source.get("paths")
+        if not paths:
+            raise CorpusError(f"sample.source.paths: kind {kind!r} needs a list of files")
+        return read_lines(paths)
+    raise CorpusError(f"sample.source.kind: expected packaged, hub, files or list, got {kind!r}")
+
+
+def eligible(sequences: Iterable[str], min_tokens: int = 3, max_tokens: int = 50) -> list[str]:
+    """Unique normalised sequences with ``min_tokens <= n_tokens <= max_tokens``, sorted.
+
+    Sorting makes the pool independent of the corpus order, so a seeded draw is reproducible.
+    """
+    if min_tokens > max_tokens:
+        raise CorpusError(f"sample: min_tokens ({min_tokens}) > max_tokens ({max_tokens})")
+    pool = set()
+    for s in sequences:
+        s = normalize(s)
+        if s and min_tokens <= n_tokens(s) <= max_tokens:
+            pool.add(s)
+    return sorted(pool)
+
+
+def draw(pool: Sequence[str], n: int, seed: int) -> list[str]:
+    """``n`` distinct sequences of ``pool`` drawn without replacement (seeded), in pool order."""
+    if n > len(pool):
+        raise CorpusError(f"sample.n: asked for {n} sequences, but the corpus has only "
+                          f"{len(pool)} unique eligible sequences")
+    idx = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
+    return [pool[i] for i in np.sort(idx)]
+
+
+def sample_sequences(source: dict, n: int, *, min_tokens: int = 3, max_tokens: int = 50,
+                     seed: int = 0) -> tuple[list[str], list[str]]:
+    """The latent-space sample: ``(sample, pool)`` (Section 3.2).
+
+    A ``list`` source is the sample itself: its lines are used as they are (deduplicated), and
+    ``n`` of them drawn only if there are more.
+    """
+    raw = load_corpus(source)
+    if source.get("kind") == "list":
+        pool = sorted({normalize(s) for s in raw if normalize(s)})
+        return (pool if n >= len(pool) else draw(pool, n, seed)), pool
+    pool = eligible(raw, min_tokens, max_tokens)
+    return draw(pool, n, seed), pool
+
+
+# ----------------------------------------------------------------------------- Figure 2
+def _freqs(counter: Counter) -> dict:
+    total = sum(counter.values())
+    return {k: v / total for k, v in counter.items()} if total else {}
+
+
+def ngram_counts(sequences: Iterable[str]) -> tuple[Counter, Counter, Counter]:
+    """Unigram, bigram and length (in tokens) counts of a list of sequences."""
+    uni, bi, length = Counter(), Counter(), Counter()
+    for s in sequences:
+        toks = tokenize(s)
+        uni.update(toks)
+        bi.update(zip(toks, toks[1:]))
+        length[len(toks)] += 1
+    return uni, bi, length
+
+
+def representativeness(pool: Sequence[str], n: int, n_samples: int = 10, seed: int = 0,
+                       top: int = 2000):
+    """Figure 2's statistics: unigram, bigram and length distributions of ``n_samples``
+    independent samples of size ``n`` (seeds ``seed + 1 …``) against the whole corpus.
+
+    Returns a long DataFrame with columns ``statistic`` (unigram | bigram | length), ``sample``
+    (``corpus`` or the sample index), ``rank`` (by corpus frequency; length: the length),
+    ``key`` and ``frequency`` (relative), restricted to the ``top`` most frequent corpus n-grams,
+    and a summary DataFrame with the Jensen-Shannon divergence (base 2, over the full
+    distributions) of each sample from the corpus, per statistic.
+    """
+    import pandas as pd
+    from scipy.spatial.distance import jensenshannon
+
+    corpus = [_freqs(c) for c in ngram_counts(pool)]
+    names = ("unigram", "bigram", "length")
+    rows = []
+    ranks = []
+    for stat, freq in zip(names, corpus):
+        if stat == "length":
+            keys = sorted(freq)
+        else:
+            keys = sorted(freq, key=lambda k: (-freq[k], str(k)))[:top]
+        ranks.append(keys)
+        for r, k in enumerate(keys, 1):
+            rows.append((stat, "corpus", k if stat == "length" else r, _key(k), freq[k]))
+    summary = []
+    m = min(n, len(pool))
+    for i in range(n_samples):
+        sample = draw(pool, m, seed + 1 + i)
+        for stat, keys, cf, sf in zip(names, ranks, corpus,
+                                      (_freqs(c) for c in ngram_counts(sample))):
+            for r, k in enumerate(keys, 1):
+                rows.append((stat, str(i), k if stat == "length" else r, _key(k), sf.get(k, 0.0)))
+            support = sorted(set(cf) | set(sf), key=str)
+            js = jensenshannon([cf.get(k, 0.0) for k in support],
+                               [sf.get(k, 0.0) for k in support], base=2)
+            summary.append((stat, str(i), float(js)))
+    table = pd.DataFrame(rows, columns=["statistic", "sample", "rank", "key", "frequency"])
+    summ = pd.DataFrame(summary, columns=["statistic", "sample", "js_divergence"])
+    return table, summ
+
+
+def _key(k) -> str:
+    return " ".join(k) if isinstance(k, tuple) else str(k)

@@ -1,0 +1,220 @@
+"""File-level stages of the geometry half: files in, artifacts out (atomically).
+
+The Snakemake scripts and the ``latentgeom`` command line both call these, so every stage runs
+alone on files, with or without the pipeline. Inputs are checked before any expensive work, and
+each artifact carries the config that produced it and the library versions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import provenance, read_json, write_csv, write_json, write_npy, write_text
+
+
+def _say(msg: str) -> None:
+    print(f"[latentgeom {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- models
+def perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, seed: int,
+                  scope: str = "encoder_weights", architecture: str = "",
+                  kind: str = "perturbed", store_weights: bool = False,
+                  weights_dir: str | None = None) -> dict[str, Any]:
+    """Build a perturbed model (Eq. 1) and write its manifest (+ weights if ``store_weights``)."""
+    from . import models
+
+    alpha = models.check_alpha(alpha)
+    models.resolve_source(base)  # fails fast on a missing path/package
+    _say(f"perturb {name}: base={base} alpha={alpha} seed={seed} scope={scope}")
+    model, tok, changed = models.perturbed_model(base, alpha, seed, scope)
+    weights = None
+    if store_weights:
+        if not weights_dir:
+            raise ValueError("perturb: store_weights needs a weights_dir")
+        model.save_pretrained(weights_dir)
+        tok.save_pretrained(weights_dir)
+        weights = str(weights_dir)
+    man = models.make_manifest(name=name, base=base, alpha=alpha, seed=seed, scope=scope,
+                               architecture=architecture or name, kind=kind, model=model,
+                               changed=changed, weights=weights)
+    write_json(manifest_path, man)
+    _say(f"{len(changed)} tensors ({man['n_perturbed_parameters']:,} parameters) perturbed; "
+         f"checksum {man['checksum'][:16]}")
+    return man
+
+
+# ----------------------------------------------------------------------------- sample
+def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, source: dict,
+                 n: int = 5000, min_tokens: int = 3, max_tokens: int = 50, seed: int = 0,
+                 n_stats: int = 10) -> list[str]:
+    """Draw the latent-space sample and write Figure 2's representativeness table."""
+    from . import corpus
+
+    source = dict(source)
+    _say(f"sample: source={source} n={n} tokens in [{min_tokens}, {max_tokens}] seed={seed}")
+    sample, pool = corpus.sample_sequences(source, n, min_tokens=min_tokens,
+                                           max_tokens=max_tokens, seed=seed)
+    if any("\n" in s for s in sample):
+        raise ValueError("sample: a sequence contains a newline")
+    _say(f"pool of {len(pool)} unique eligible sequences; drew {len(sample)}")
+    if out_stats:
+        table, summary = corpus.representativeness(pool, len(sample), n_stats, seed)
+        write_csv(out_stats, table)
+        js = summary.groupby("statistic")["js_divergence"].agg(["mean", "max"])
+        _say(f"representativeness (Jensen-Shannon vs corpus):\n{js}")
+    else:
+        summary = None
+    tokens = [corpus.n_tokens(s) for s in sample]
+    meta = {
+        "n_sequences": len(sample), "pool_size": len(pool),
+        "tokens": {"total": int(sum(tokens)), "min": int(min(tokens)), "max": int(max(tokens))},
+        "representativeness": None if summary is None else summary.to_dict(orient="records"),
+        **provenance(source=source, n=n, min_tokens=min_tokens, max_tokens=max_tokens,
+                     seed=seed, n_stats=n_stats),
+    }
+    write_text(out_sequences, "".join(s + "\n" for s in sample))
+    write_json(out_meta, meta)
+    return sample
+
+
+def read_sequences(path: str) -> list[str]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    seqs = [s for s in lines if s.strip()]
+    if not seqs:
+        raise ValueError(f"{path}: no sequences")
+    return seqs
+
+
+# ----------------------------------------------------------------------------- embed
+def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str, out_meta: str,
+                layer: int = -1, batch_size: int = 64, max_length: int | None = None,
+                device: str = "auto", threads: int | None = None) -> np.ndarray:
+    """Embed the sample with the model of a manifest; write the float32 matrix and its meta."""
+    import torch
+
+    from . import embed, models
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    seqs = read_sequences(sequences_path)
+    manifest = read_json(manifest_path)
+    t0 = time.time()
+    model, tok = models.load_from_manifest(manifest)
+    _say(f"model {manifest['name']} ready in {time.time() - t0:.1f}s; embedding {len(seqs)} "
+         f"sequences")
+    t0 = time.time()
+    X, lengths = embed.embed_sequences(model, tok, seqs, layer=layer, batch_size=batch_size,
+                                       max_length=max_length, device=device)
+    dt = time.time() - t0
+    _say(f"{X.shape[0]} tokens x {X.shape[1]} dims in {dt:.1f}s ({X.shape[0] / dt:.0f} tokens/s)")
+    if not np.isfinite(X).all():
+        raise FloatingPointError(f"embed {manifest['name']}: the model produced NaN/Inf vectors")
+    write_npy(out_embeddings, X)
+    write_json(out_meta, {
+        "model": manifest["name"], "shape": list(X.shape), "lengths": lengths.tolist(),
+        "seconds": dt, "device": embed.pick_device(device),
+        **provenance(layer=layer, batch_size=batch_size, max_length=max_length,
+                     checksum=manifest.get("checksum"))})
+    return X
+
+
+# ----------------------------------------------------------------------------- quantize
+def load_matrix(path: str) -> np.ndarray:
+    """A float matrix from ``.npy`` (memory-mapped), ``.npz`` (first array) or text."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"matrix file {p} does not exist")
+    if p.suffix == ".npy":
+        return np.load(p, mmap_mode="r")
+    if p.suffix == ".npz":
+        with np.load(p) as z:
+            return z[z.files[0]]
+    return np.loadtxt(p, ndmin=2)
+
+
+def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int = 0,
+                   train_size: int | None = None, use_gpu: bool | str = "auto",
+                   threads: int | None = None) -> dict[str, Any]:
+    """Train one quantizer (``spec``: method, M, nbits) and save codes + codebooks (.npz)."""
+    import faiss
+
+    from . import quantize as qz
+    from .io import write_npz
+
+    if threads:
+        faiss.omp_set_num_threads(int(threads))
+    X = qz.check_matrix(load_matrix(embeddings_path), embeddings_path,
+                        min_rows=1 << int(spec.get("nbits", 8)))
+    t0 = time.time()
+    res = qz.quantize(X, spec["method"], int(spec.get("M", 4)), int(spec.get("nbits", 8)),
+                      seed=seed, train_size=train_size, use_gpu=use_gpu)
+    dt = time.time() - t0
+    _say(f"{spec['method']} M={res['M']} K={res['K']} on {res['train_rows']} training rows "
+         f"({'GPU' if res['gpu'] else 'CPU'}): {dt:.1f}s, reconstruction MSE {res['mse']:.4g}")
+    meta = {k: res[k] for k in ("method", "kind", "M", "nbits", "K", "train_rows", "gpu", "mse")}
+    meta.update(seconds=dt, **provenance(spec=dict(spec), seed=seed, train_size=train_size))
+    write_npz(out_path, codes=res["codes"], codebooks=res["codebooks"],
+              meta=np.array(json.dumps(meta)))
+    return res
+
+
+def read_quantized(path: str) -> tuple[np.ndarray, np.ndarray, str, dict]:
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        return z["codes"], z["codebooks"], meta["kind"], meta
+
+
+# ----------------------------------------------------------------------------- measures
+def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path: str,
+                   quantizers: list[str] | None = None, variant: str = "paper",
+                   seed: int = 0) -> dict[str, Any]:
+    """All measures of one latent matrix: ``{"spread": …, <quantizer name>: …}`` as JSON."""
+    from . import measures
+
+    X = load_matrix(embeddings_path)
+    names = quantizers or [Path(p).stem.removeprefix("quantized_") for p in quantized_paths]
+    if len(names) != len(quantized_paths):
+        raise ValueError("measures: one quantizer name per quantized file expected")
+    quantized = {}
+    for name, path in zip(names, quantized_paths):
+        codes, codebooks, kind, _ = read_quantized(path)
+        quantized[name] = (codes, codebooks, kind)
+    t0 = time.time()
+    result = measures.all_measures(X, quantized, variant=variant, seed=seed)
+    _say(f"measures in {time.time() - t0:.1f}s: {json.dumps(result)}")
+    out = dict(result)
+    out["provenance"] = provenance(variant=variant, seed=seed, n_rows=int(X.shape[0]),
+                                   quantizers=names)
+    write_json(out_path, out)
+    return result
+
+
+def flatten_measures(m: dict[str, Any]) -> dict[str, float]:
+    """``{"spread": {"EEE": …}}`` -> ``{"spread.EEE": …}`` (provenance dropped)."""
+    return {f"{group}.{k}": v for group, vals in m.items() if group != "provenance"
+            for k, v in vals.items()}
+
+
+def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
+                         out_path: str):
+    """One row per model: model, architecture, kind, alpha, seed, then every measure."""
+    import pandas as pd
+
+    rows = []
+    for mpath, manpath in zip(measure_paths, manifest_paths):
+        man = read_json(manpath)
+        row = {"model": man["name"], "architecture": man.get("architecture"),
+               "kind": man.get("kind", "perturbed"),
+               "alpha": man.get("alpha") if man.get("kind", "perturbed") == "perturbed" else None,
+               "seed": man.get("seed") if man.get("kind", "perturbed") == "perturbed" else None}
+        row.update(flatten_measures(read_json(mpath)))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    write_csv(out_path, df)
+    return df

@@ -1,0 +1,127 @@
+"""Perturbation (Eq. 1), sources and manifests."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from latentgeom import models
+
+
+def _state(path):
+    m, _ = models.load_base(path, with_tokenizer=False)
+    return m.state_dict()
+
+
+def test_alpha_zero_is_identity(tiny_bert):
+    base = _state(tiny_bert)
+    new, changed = models.perturb_state_dict(base, 0.0, seed=3)
+    assert changed, "alpha=0 still reports the tensors in scope"
+    for k in base:
+        assert torch.equal(base[k], new[k])
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_roberta"])
+def test_only_encoder_weights_change(request, fixture):
+    base = _state(request.getfixturevalue(fixture))
+    new, changed = models.perturb_state_dict(base, 0.3, seed=1)
+    assert changed
+    for k in base:
+        differs = not torch.equal(base[k], new[k])
+        in_scope = k.startswith("encoder.") and k.endswith("weight")
+        assert differs == in_scope, k
+    # LayerNorm gains are perturbed; biases, embeddings and pooler are not.
+    assert any("LayerNorm.weight" in k for k in changed)
+    assert not any(k.endswith("bias") or k.startswith(("embeddings", "pooler")) for k in changed)
+
+
+def test_scope_names_with_prefixes():
+    assert models.is_perturbed("roberta.encoder.layer.0.attention.self.query.weight")
+    assert models.is_perturbed("bert.encoder.layer.3.output.LayerNorm.weight")
+    assert not models.is_perturbed("roberta.encoder.layer.0.attention.self.query.bias")
+    assert models.is_perturbed("encoder.layer.0.output.dense.bias", "encoder_all")
+    assert not models.is_perturbed("bert.embeddings.word_embeddings.weight", "encoder_all")
+    assert not models.is_perturbed("pooler.dense.weight")
+    with pytest.raises(ValueError, match="scope"):
+        models.is_perturbed("encoder.x.weight", "everything")
+
+
+def test_same_seed_same_bytes_different_seed_differs(tiny_bert):
+    base = _state(tiny_bert)
+    a, _ = models.perturb_state_dict(base, 0.05, seed=7)
+    b, _ = models.perturb_state_dict(base, 0.05, seed=7)
+    c, _ = models.perturb_state_dict(base, 0.05, seed=8)
+    assert models.state_checksum(a) == models.state_checksum(b)
+    assert models.state_checksum(a) != models.state_checksum(c)
+    k = "encoder.layer.0.attention.self.query.weight"
+    assert a[k].numpy().tobytes() == b[k].numpy().tobytes()
+
+
+def test_noise_independent_of_prefix_and_order():
+    e1 = models.noise("encoder.layer.1.output.dense.weight", (4, 5), seed=2)
+    e2 = models.noise("bert.encoder.layer.1.output.dense.weight", (4, 5), seed=2)
+    np.testing.assert_array_equal(e1, e2)
+    assert e1.dtype == np.float32
+    # A pinned value: the stream must not change across machines or releases.
+    assert models.noise("encoder.w", (1,), seed=0)[0] == np.float32(
+        np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            [0, __import__("zlib").crc32(b"encoder.w")]))).standard_normal(1, dtype=np.float32)[0])
+
+
+def test_equation_1_exact(tiny_bert):
+    base = _state(tiny_bert)
+    k = "encoder.layer.1.intermediate.dense.weight"
+    new, _ = models.perturb_state_dict(base, 0.25, seed=5)
+    w = base[k].numpy()
+    eps = models.noise(k, w.shape, 5)
+    expected = np.float32(0.75) * w + np.float32(0.25) * eps
+    np.testing.assert_array_equal(new[k].numpy(), expected)
+
+
+def test_alpha_one_is_standard_normal(minilm_dir):
+    base = _state(minilm_dir)
+    new, changed = models.perturb_state_dict(base, 1.0, seed=0)
+    vals = np.concatenate([new[k].numpy().ravel() for k in changed])
+    assert vals.size > 1_000_000
+    assert abs(vals.mean()) < 0.01
+    assert abs(vals.std() - 1.0) < 0.01
+    # Kurtosis of a normal: 3.
+    z = (vals - vals.mean()) / vals.std()
+    assert abs(np.mean(z ** 4) - 3.0) < 0.05
+
+
+def test_bad_alpha_and_sources(tmp_path):
+    with pytest.raises(ValueError, match="alpha"):
+        models.check_alpha(1.5)
+    with pytest.raises(ValueError, match="alpha"):
+        models.check_alpha(float("nan"))
+    with pytest.raises(models.SourceError, match="does not exist"):
+        models.resolve_source(str(tmp_path / "nope"))
+    with pytest.raises(models.SourceError, match="does not exist"):
+        models.resolve_source("path:missing/model")
+    with pytest.raises(models.SourceError, match="not installed"):
+        models.resolve_source("packaged:no-such-package-xyz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(models.SourceError, match="config.json"):
+        models.resolve_source(str(tmp_path / "empty"))
+    assert models.resolve_source("hub:bert-base-uncased") == "bert-base-uncased"
+    assert models.resolve_source("prajjwal1/bert-small") == "prajjwal1/bert-small"
+
+
+def test_manifest_rebuild_and_verify(tiny_bert, tmp_path):
+    from latentgeom.stages import perturb_stage
+
+    man = perturb_stage(name="t", manifest_path=str(tmp_path / "m.json"), base=tiny_bert,
+                        alpha=0.2, seed=1, architecture="tiny")
+    assert man["n_perturbed_parameters"] > 0 and len(man["checksum"]) == 64
+    model, tok = models.load_from_manifest(man)
+    assert models.state_checksum(model.state_dict()) == man["checksum"]
+    bad = dict(man, seed=2)
+    with pytest.raises(RuntimeError, match="checksum"):
+        models.load_from_manifest(bad)
+    # Stored weights give the same model.
+    man2 = perturb_stage(name="t", manifest_path=str(tmp_path / "m2.json"), base=tiny_bert,
+                         alpha=0.2, seed=1, store_weights=True, weights_dir=str(tmp_path / "w"))
+    assert man2["checksum"] == man["checksum"]
+    m2, _ = models.load_from_manifest(man2)
+    assert models.state_checksum(m2.state_dict()) == man["checksum"]
