@@ -19,6 +19,8 @@ rule sample:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/latent.yaml"
     script:
         "../../scripts/sample.py"
 
@@ -44,6 +46,8 @@ rule embed:
         mem_mb=8000,
         runtime=60,
         gpu=1 if config["embed"].get("device", "auto") not in ("cpu",) else 0,
+    conda:
+        "../../envs/latent.yaml"
     script:
         "../../scripts/embed.py"
 
@@ -67,6 +71,8 @@ rule quantize:
         mem_mb=16000,
         runtime=240,
         gpu=1,
+    conda:
+        "../../envs/latent.yaml"
     script:
         "../../scripts/quantize.py"
 
@@ -89,6 +95,8 @@ rule measures:
     resources:
         mem_mb=16000,
         runtime=60,
+    conda:
+        "../../envs/latent.yaml"
     script:
         "../../scripts/measures.py"
 
@@ -105,5 +113,7 @@ rule measures_table:
     resources:
         mem_mb=2000,
         runtime=5,
+    conda:
+        "../../envs/latent.yaml"
     script:
         "../../scripts/measures_table.py"

@@ -19,5 +19,7 @@ rule perturb:
     resources:
         mem_mb=4000,
         runtime=10,
+    conda:
+        "../../envs/models.yaml"
     script:
         "../../scripts/perturb.py"
