@@ -1,0 +1,118 @@
+"""The Snakemake DAG: dry-runs of both configs, a tiny end-to-end run, selective re-runs."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def smk(*args, cwd=REPO, check=True, timeout=900):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{p.stdout[-4000:]}\n{p.stderr[-6000:]}")
+    return p
+
+
+def planned(*args, cwd=REPO) -> dict[str, int]:
+    """Jobs per rule that `snakemake -n` plans."""
+    p = smk("-n", "--quiet", "rules", *args, cwd=cwd)
+    text = p.stdout + p.stderr
+    counts = {}
+    for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", text, flags=re.M):
+        if m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def test_dryrun_default_config(tmp_path):
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"))
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    from latentgeom.pipeline import model_table
+
+    n = len(model_table(cfg))
+    assert jobs["perturb"] == n and jobs["embed"] == n and jobs["measures"] == n
+    assert jobs["quantize"] == n * len(cfg["quantize"]["quantizers"])
+    assert jobs["sample"] == 1
+
+
+def test_dryrun_paper_config(tmp_path):
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(REPO / "config/paper.yaml"))
+    # The paper's grid: BERT-small + BERT-base (8) + RoBERTa (38).
+    assert jobs["perturb"] >= 8 + 38 + 120
+    assert jobs["quantize"] == 2 * jobs["perturb"]
+
+
+def test_bad_config_fails_fast(tmp_path):
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["models"]["bases"]["minilm"]["alphas"] = [0.0, 1.5]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    p = smk("-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"),
+            check=False)
+    assert p.returncode != 0
+    assert "1.5" in p.stderr + p.stdout and "alphas" in p.stderr + p.stdout
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["embed"]["batchsize"] = 3
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    p = smk("-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"),
+            check=False)
+    assert p.returncode != 0 and "batchsize" in p.stderr + p.stdout
+
+
+def tiny_config(tmp_path: Path, tiny_bert: str) -> Path:
+    """A tiny configuration: a 2-layer BERT, 80 sequences, 16-centroid quantizers."""
+    text = tmp_path / "corpus.txt"
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    lines = [" ".join(words[(i * k) % 12] for k in range(3, 3 + 4 + i % 9)) + f" n{i}"
+             for i in range(200)]
+    text.write_text("\n".join(lines) + "\n")
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["models"]["bases"] = {"tiny": {"source": f"path:{tiny_bert}", "architecture": "tiny",
+                                       "alphas": [0.0, 0.5], "seeds": [0]}}
+    cfg["sample"] = {"source": {"kind": "files", "paths": [str(text)]}, "n": 80, "seed": 0,
+                     "representativeness_samples": 2}
+    cfg["embed"]["batch_size"] = 16
+    cfg["quantize"]["train_size"] = None
+    for q in cfg["quantize"]["quantizers"].values():
+        q.update(M=2, nbits=4)
+    extra = tmp_path / "tiny_overrides.yaml"
+    if extra.exists():
+        cfg.update(yaml.safe_load(extra.read_text()))
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
+    import pandas as pd
+
+    cfg = tiny_config(tmp_path, tiny_bert)
+    smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
+    table = pd.read_csv(tmp_path / "results/tables/measures.csv")
+    assert list(table.model) == ["tiny_a0.5_s0", "tiny_a0_s0"]
+    for col in ("spread.EEE", "spread.VRM", "spread.IS", "additive.PP", "product.PD_EEE"):
+        assert col in table.columns and table[col].notna().all(), col
+    assert (tmp_path / "results/sample/representativeness.csv").stat().st_size > 0
+    assert (tmp_path / "results/logs/embed/tiny_a0_s0.log").read_text().strip()
+    # Nothing left to do.
+    assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}
+    # A measure setting re-runs the measures (and what reads them), never models or sample.
+    c = yaml.safe_load(cfg.read_text())
+    c["measures"]["variant"] = "authors"
+    cfg.write_text(yaml.safe_dump(c))
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
+    assert jobs.get("measures") == 2
+    assert not {"perturb", "sample", "embed", "quantize"} & set(jobs)
+    # A quantizer setting re-runs quantize and measures only.
+    c["quantize"]["quantizers"]["product"]["M"] = 4
+    cfg.write_text(yaml.safe_dump(c))
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
+    assert jobs.get("quantize") == 2 and jobs.get("measures") == 2
+    assert not {"perturb", "sample", "embed"} & set(jobs)
