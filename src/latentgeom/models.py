@@ -176,7 +176,7 @@ def perturbed_model(base: str, alpha: float, seed: int, scope: str = "encoder_we
     return model, tok, changed
 
 
-def make_manifest(*, name: str, base: str, alpha: float, seed: int, scope: str,
+def make_manifest(*, name: str, base: str, alpha: float | None, seed: int, scope: str,
                   architecture: str, kind: str = "perturbed", model=None,
                   changed: list[str] | None = None, weights: str | None = None,
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -185,7 +185,7 @@ def make_manifest(*, name: str, base: str, alpha: float, seed: int, scope: str,
 
     man: dict[str, Any] = {
         "name": name, "kind": kind, "architecture": architecture, "base": base,
-        "alpha": float(alpha), "seed": int(seed), "scope": scope,
+        "alpha": None if alpha is None else float(alpha), "seed": int(seed), "scope": scope,
         "weights": weights,
     }
     if changed is not None:
@@ -211,10 +211,16 @@ def load_from_manifest(manifest: dict[str, Any], *, verify: bool = True):
     from transformers import AutoModel, AutoTokenizer
 
     if manifest.get("weights"):
-        model = AutoModel.from_pretrained(manifest["weights"])
+        weights = Path(manifest["weights"])
+        if not (weights / "config.json").is_file():
+            raise FileNotFoundError(f"model {manifest.get('name')!r}: stored weights {weights} "
+                                    "are missing")
+        model = AutoModel.from_pretrained(weights)
         model.eval()
-        tok = AutoTokenizer.from_pretrained(resolve_source(manifest.get("tokenizer",
-                                                                        manifest["base"])))
+        has_tok = any((weights / f).is_file() for f in ("tokenizer.json", "vocab.txt",
+                                                         "tokenizer_config.json"))
+        tok = AutoTokenizer.from_pretrained(
+            weights if has_tok else resolve_source(manifest.get("tokenizer") or manifest["base"]))
     elif manifest.get("kind", "perturbed") == "perturbed":
         model, tok, _ = perturbed_model(manifest["base"], manifest["alpha"], manifest["seed"],
                                         manifest.get("scope", "encoder_weights"))
