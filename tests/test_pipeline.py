@@ -21,3 +21,14 @@ def test_grid_seeds_and_names():
 def test_grid_rejects_bad_alpha():
     with pytest.raises(ValueError, match="alpha"):
         model_table(_cfg(alphas=[1.2]))
+
+
+def test_nonstandard_join_the_table():
+    cfg = _cfg()
+    cfg["nonstandard"] = {"shuf": {"recipe": "shuffle_embeddings", "architecture": "a",
+                                   "source": "x", "seed": 2}}
+    t = model_table(cfg)
+    assert t["shuf"]["kind"] == "nonstandard" and t["shuf"]["alpha"] is None
+    cfg["nonstandard"] = {"b_a0_s0": {"recipe": "untrained", "architecture": "a", "source": "x"}}
+    with pytest.raises(ValueError, match="used twice"):
+        model_table(cfg)

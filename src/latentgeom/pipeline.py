@@ -49,6 +49,26 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def nonstandard_models(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per non-standard model (Section 3.4) of ``config['nonstandard']``."""
+    out = []
+    for name, spec in (config.get("nonstandard") or {}).items():
+        rec = {"name": name, "kind": "nonstandard", "alpha": None,
+               "seed": int(spec.get("seed", 0)), "scope": "",
+               "architecture": spec["architecture"], "recipe": spec["recipe"],
+               "source": spec["source"], "donor": spec.get("donor"),
+               "tokenizer": spec.get("tokenizer"), "checkpoint": spec.get("checkpoint")}
+        out.append(rec)
+    return out
+
+
 def model_table(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every model of the experiment by name (perturbed; non-standard models join here)."""
-    return {m["name"]: m for m in perturbed_models(config)}
+    """Every model of the experiment by name: perturbed, then non-standard."""
+    models = perturbed_models(config) + nonstandard_models(config)
+    table: dict[str, dict[str, Any]] = {}
+    for m in models:
+        if m["name"] in table:
+            raise ValueError(f"model name {m['name']!r} is used twice (perturbed names are "
+                             "<base>_a<alpha>_s<seed>; pick another non-standard name)")
+        table[m["name"]] = m
+    return table

@@ -8,11 +8,20 @@ from latentgeom.pipeline import model_table  # noqa: E402
 
 RESULTS = config.get("results", "results")
 MODELS = model_table(config)
+PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed")
+NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
 QUANTIZERS = list(config["quantize"]["quantizers"])
 
 
+def names_regex(names):
+    """A wildcard constraint matching exactly these names."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) or "^$"
+
+
 wildcard_constraints:
-    model="|".join(sorted(MODELS)) or "NONE",
+    model=names_regex(sorted(MODELS)),
     quantizer="|".join(QUANTIZERS),
 
 

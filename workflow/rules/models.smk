@@ -2,6 +2,8 @@
 
 
 rule perturb:
+    wildcard_constraints:
+        model=names_regex(PERTURBED),
     output:
         manifest=res("models/{model}/manifest.json"),
     log:
@@ -23,3 +25,30 @@ rule perturb:
         "../../envs/models.yaml"
     script:
         "../../scripts/perturb.py"
+
+
+rule nonstandard:
+    """A non-standard model of Section 3.4 from its recipe; weights are stored."""
+    wildcard_constraints:
+        model=names_regex(NONSTANDARD),
+    output:
+        manifest=res("models/{model}/manifest.json"),
+        weights=directory(res("models/{model}/weights")),
+    log:
+        log("nonstandard/{model}.log"),
+    params:
+        recipe=model_param("recipe"),
+        architecture=model_param("architecture"),
+        source=model_param("source"),
+        donor=model_param("donor"),
+        tokenizer=model_param("tokenizer"),
+        seed=model_param("seed"),
+        checkpoint=model_param("checkpoint"),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=20,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/nonstandard.py"
