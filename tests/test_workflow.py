@@ -37,16 +37,19 @@ def test_dryrun_default_config(tmp_path):
     from latentgeom.pipeline import model_table
 
     n = len(model_table(cfg))
-    assert jobs["perturb"] == n and jobs["embed"] == n and jobs["measures"] == n
+    assert jobs["perturb"] + jobs.get("nonstandard", 0) == n
+    assert jobs["embed"] == n and jobs["measures"] == n
+    assert jobs.get("nonstandard", 0) == len(cfg.get("nonstandard") or {})
     assert jobs["quantize"] == n * len(cfg["quantize"]["quantizers"])
     assert jobs["sample"] == 1
 
 
 def test_dryrun_paper_config(tmp_path):
     jobs = planned("--directory", str(tmp_path), "--configfile", str(REPO / "config/paper.yaml"))
-    # The paper's grid: BERT-small + BERT-base (8) + RoBERTa (38).
+    # The paper's grid: BERT-small + BERT-base (8) + RoBERTa (38), and 11 non-standard models.
     assert jobs["perturb"] >= 8 + 38 + 120
-    assert jobs["quantize"] == 2 * jobs["perturb"]
+    assert jobs["nonstandard"] == 11
+    assert jobs["quantize"] == 2 * (jobs["perturb"] + jobs["nonstandard"])
 
 
 def test_bad_config_fails_fast(tmp_path):
