@@ -78,6 +78,8 @@ def tiny_config(tmp_path: Path, tiny_bert: str) -> Path:
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
     cfg["models"]["bases"] = {"tiny": {"source": f"path:{tiny_bert}", "architecture": "tiny",
                                        "alphas": [0.0, 0.5], "seeds": [0]}}
+    cfg["nonstandard"] = {"tiny-shuffle": {"recipe": "shuffle_embeddings", "architecture": "tiny",
+                                           "source": f"path:{tiny_bert}", "seed": 0}}
     cfg["sample"] = {"source": {"kind": "files", "paths": [str(text)]}, "n": 80, "seed": 0,
                      "representativeness_samples": 2}
     cfg["embed"]["batch_size"] = 16
@@ -99,7 +101,8 @@ def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
     cfg = tiny_config(tmp_path, tiny_bert)
     smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
     table = pd.read_csv(tmp_path / "results/tables/measures.csv")
-    assert list(table.model) == ["tiny_a0.5_s0", "tiny_a0_s0"]
+    assert sorted(table.model) == ["tiny-shuffle", "tiny_a0.5_s0", "tiny_a0_s0"]
+    assert table.set_index("model").loc["tiny-shuffle", "kind"] == "nonstandard"
     for col in ("spread.EEE", "spread.VRM", "spread.IS", "additive.PP", "product.PD_EEE"):
         assert col in table.columns and table[col].notna().all(), col
     assert (tmp_path / "results/sample/representativeness.csv").stat().st_size > 0
@@ -111,11 +114,11 @@ def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
     c["measures"]["variant"] = "authors"
     cfg.write_text(yaml.safe_dump(c))
     jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
-    assert jobs.get("measures") == 2
-    assert not {"perturb", "sample", "embed", "quantize"} & set(jobs)
+    assert jobs.get("measures") == 3
+    assert not {"perturb", "nonstandard", "sample", "embed", "quantize"} & set(jobs)
     # A quantizer setting re-runs quantize and measures only.
     c["quantize"]["quantizers"]["product"]["M"] = 4
     cfg.write_text(yaml.safe_dump(c))
     jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
-    assert jobs.get("quantize") == 2 and jobs.get("measures") == 2
-    assert not {"perturb", "sample", "embed"} & set(jobs)
+    assert jobs.get("quantize") == 3 and jobs.get("measures") == 3
+    assert not {"perturb", "nonstandard", "sample", "embed"} & set(jobs)
