@@ -66,3 +66,14 @@ def test_bad_input():
 def test_train_subsample(X):
     r = quantize(X, "pq", 4, 6, seed=0, train_size=500, use_gpu=False)
     assert r["train_rows"] == 500 and r["codes"].shape[0] == 1200
+
+
+def test_gpu_fallback_on_cpu_only_machine(X):
+    from latentgeom.quantize import gpu_available
+
+    if gpu_available():
+        pytest.skip("a GPU is present")
+    r = quantize(X, "pq", 4, 6, seed=0, use_gpu="auto")
+    assert r["gpu"] is False
+    with pytest.raises(RuntimeError, match="no GPU"):
+        quantize(X, "pq", 4, 6, seed=0, use_gpu=True)
