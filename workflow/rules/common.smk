@@ -43,4 +43,5 @@ def all_targets():
     return [
         res("tables/measures.csv"),
         res("sample/representativeness.csv"),
+        res("tables/glue.csv"),
     ]

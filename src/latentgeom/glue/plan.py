@@ -1,0 +1,51 @@
+"""Planning helpers for the GLUE rules (kept here, unit-testable, not in the Snakefile)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .minibench import DEFAULT_SIZES
+from .tasks import get_task
+
+
+def tokenizer_source(model: dict[str, Any]) -> str:
+    """The tokenizer a model of the grid is fine-tuned with: its base's, or a non-standard
+    model's own (``tokenizer``, else ``donor``, else ``source``, as the builder chooses)."""
+    if model["kind"] == "perturbed":
+        return model["source"]
+    return model.get("tokenizer") or model.get("donor") or model["source"]
+
+
+def tokenizer_key(source: str) -> str:
+    """A file-name-safe key for a tokenizer source: models sharing it share the cache."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source.split(":", 1)[-1]).strip("_")
+
+
+def minibench_sizes(glue: dict[str, Any]) -> dict[str, list[int]]:
+    return {**{t: list(v) for t, v in DEFAULT_SIZES.items()},
+            **((glue.get("minibench") or {}).get("sizes") or {})}
+
+
+def data_files(glue: dict[str, Any], task: str, results: str) -> list[str]:
+    """The local split files a task's cache is built from (none for the hub)."""
+    source = str(glue.get("source", "minibench"))
+    if source == "minibench":
+        return [f"{results}/glue/data/{task}/{s}.csv" for s in ("train", "validation")]
+    if source == "hub":
+        return []
+    from .data import find_split_file, task_folder
+
+    t = get_task(task)
+    folder = task_folder(source, t)
+    return [str(p) for p in (find_split_file(folder, s) for s in t.splits) if p is not None]
+
+
+def runtime_minutes(glue: dict[str, Any], task: str) -> int:
+    """Setup + training at ``examples_per_second``, with a 1.5x margin."""
+    if str(glue.get("source", "minibench")) == "minibench":
+        n = int(minibench_sizes(glue)[task][0])
+    else:
+        n = get_task(task).train_size or 10000
+    examples = n * int(glue.get("epochs", 3))
+    return 6 + int(1.5 * examples / float(glue.get("examples_per_second", 25)) / 60)

@@ -1,0 +1,134 @@
+# GLUE half: (mini-benchmark) -> tokenised cache per tokenizer x task -> fine-tune per
+# model x task -> scores per model -> tables/glue.csv. Depends on the models only, never on a
+# geometry setting.
+from latentgeom.glue import plan as _plan
+from latentgeom.glue.minibench import DEFAULT_SIZES as _MINI_SIZES
+from latentgeom.glue.tasks import get_task as _get_task
+
+GLUE = config.get("glue") or {}
+GLUE_SOURCE = str(GLUE.get("source", "minibench"))
+GLUE_TASKS = [_get_task(t).name for t in GLUE.get("tasks", list(_MINI_SIZES))]
+GLUE_HP_KEYS = ("max_length", "batch_size", "micro_batch_size", "learning_rate", "epochs",
+                "weight_decay", "warmup_ratio", "max_grad_norm", "seed", "group_by_length",
+                "eval_batch_size", "precision", "checkpoint_every")
+GLUE_HP = {k: GLUE[k] for k in GLUE_HP_KEYS if k in GLUE}
+# Tokenised caches are keyed by tokenizer source: models sharing one share the cache.
+GLUE_TOKENIZER = {n: _plan.tokenizer_key(_plan.tokenizer_source(m)) for n, m in MODELS.items()}
+GLUE_TOKENIZER_SOURCE = {_plan.tokenizer_key(_plan.tokenizer_source(m)):
+                         _plan.tokenizer_source(m) for m in MODELS.values()}
+
+
+wildcard_constraints:
+    task=names_regex(GLUE_TASKS),
+    tokenizer=names_regex(sorted(GLUE_TOKENIZER_SOURCE)),
+
+
+rule glue_minibench:
+    """The offline proxy benchmark (GLUE schema) from data shipped in the gensim wheel."""
+    output:
+        expand(res("glue/data/{task}/{split}.csv"), task=GLUE_TASKS,
+               split=["train", "validation"]),
+        info=res("glue/data/minibench.json"),
+    log:
+        log("glue/minibench.log"),
+    params:
+        out_dir=lambda wc, output: str(Path(output.info).parent),
+        tasks=GLUE_TASKS,
+        sizes=_plan.minibench_sizes(GLUE),
+        seed=GLUE.get("minibench", {}).get("seed", 0),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/glue.yaml"
+    script:
+        "../../scripts/glue_minibench.py"
+
+
+rule glue_cache:
+    """Validated, tokenised splits of one task, shared by every model with this tokenizer."""
+    input:
+        lambda wc: _plan.data_files(GLUE, wc.task, RESULTS),
+    output:
+        cache=directory(res("glue/cache/{tokenizer}/{task}")),
+    log:
+        log("glue/cache/{tokenizer}_{task}.log"),
+    params:
+        source=res("glue/data") if GLUE_SOURCE == "minibench" else GLUE_SOURCE,
+        tokenizer=lambda wc: GLUE_TOKENIZER_SOURCE[wc.tokenizer],
+        max_length=GLUE.get("max_length", 128),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/glue.yaml"
+    script:
+        "../../scripts/glue_cache.py"
+
+
+rule glue_finetune:
+    """Fine-tune one model on one task (resumes from its scratch checkpoint)."""
+    input:
+        manifest=res("models/{model}/manifest.json"),
+        cache=lambda wc: res(f"glue/cache/{GLUE_TOKENIZER[wc.model]}/{wc.task}"),
+    output:
+        metrics=res("glue/{model}/{task}/metrics.json"),
+        train_log=res("glue/{model}/{task}/train_log.csv"),
+    log:
+        log("glue/finetune/{model}_{task}.log"),
+    benchmark:
+        res("benchmarks/glue/{model}_{task}.tsv")
+    params:
+        hyperparameters=GLUE_HP,
+        scratch=GLUE.get("scratch"),
+        device=GLUE.get("device", "auto"),
+        keep_weights=lambda wc: (res(f"glue/{wc.model}/{wc.task}/weights")
+                                 if GLUE.get("keep_weights", False) else ""),
+    threads: 2
+    resources:
+        mem_mb=GLUE.get("mem_mb", 8000),
+        runtime=lambda wc: _plan.runtime_minutes(GLUE, wc.task),
+        gpu=1 if GLUE.get("device", "auto") != "cpu" else 0,
+    conda:
+        "../../envs/glue.yaml"
+    script:
+        "../../scripts/glue_finetune.py"
+
+
+rule glue_scores:
+    input:
+        metrics=expand(res("glue/{{model}}/{task}/metrics.json"), task=GLUE_TASKS),
+    output:
+        scores=res("glue/{model}/scores.json"),
+    log:
+        log("glue/scores/{model}.log"),
+    params:
+        tasks=GLUE_TASKS,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/glue.yaml"
+    script:
+        "../../scripts/glue_scores.py"
+
+
+rule glue_table:
+    input:
+        scores=expand(res("glue/{model}/scores.json"), model=sorted(MODELS)),
+        manifests=expand(res("models/{model}/manifest.json"), model=sorted(MODELS)),
+    output:
+        table=res("tables/glue.csv"),
+    log:
+        log("tables/glue.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/glue.yaml"
+    script:
+        "../../scripts/glue_table.py"
