@@ -82,6 +82,10 @@ def main() -> None:
     ap.add_argument("--task", default="shuffled")
     ap.add_argument("--seeds", type=int, nargs="+", default=[42])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train", type=int, help="training examples (default: the config's size)")
+    ap.add_argument("--dev", type=int, help="dev examples (default: the config's size)")
+    ap.add_argument("--epochs", type=int, help="default: the config's")
+    ap.add_argument("--no-group-by-length", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -93,7 +97,10 @@ def main() -> None:
     _, tok = load_base(MINILM)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        build_minibench(tmp / "data", tasks=[task.name], sizes=g["minibench"]["sizes"], seed=0)
+        sizes = dict(g["minibench"]["sizes"])
+        tr, dv = sizes[task.name]
+        sizes[task.name] = [a.train or tr, a.dev or dv]
+        build_minibench(tmp / "data", tasks=[task.name], sizes=sizes, seed=0)
         frames = load_split_frames(task, tmp / "data")
         build_cache(task=task, source=tmp / "data", tokenizer_source=MINILM,
                     out_dir=tmp / "cache", max_length=g["max_length"])
@@ -103,7 +110,8 @@ def main() -> None:
         rows = []
         for seed in a.seeds:
             hp = Hyperparameters(max_length=g["max_length"], batch_size=g["batch_size"],
-                                 learning_rate=g["learning_rate"], epochs=g["epochs"], seed=seed)
+                                 learning_rate=g["learning_rate"], epochs=a.epochs or g["epochs"],
+                                 seed=seed, group_by_length=not a.no_group_by_length)
             b_rate, b_score = baseline(manifest, task, frames, hp, tok, tmp / "trainer")
             o_rate, o_score = ours(manifest, task, splits, hp)
             rows.append((seed, b_rate, b_score, o_rate, o_score))
