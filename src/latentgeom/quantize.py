@@ -117,17 +117,4 @@ def quantize(X: np.ndarray, method: str = "lsq", M: int = 4, nbits: int = 8, see
             "gpu": gpu, "mse": mse}
 
 
-def decode(codes: np.ndarray, codebooks: np.ndarray, kind: str) -> np.ndarray:
-    """Reconstruction x' from codes: additive = sum of the M selected codewords; product =
-    their concatenation (subspace m is columns ``m*d_sub:(m+1)*d_sub``). float64."""
-    codes = np.asarray(codes)
-    codebooks = np.asarray(codebooks)
-    M = codebooks.shape[0]
-    if codes.ndim != 2 or codes.shape[1] != M:
-        raise ValueError(f"codes: expected shape (n, {M}), got {codes.shape}")
-    picked = codebooks[np.arange(M)[None, :], codes.astype(np.intp)]  # (n, M, d_sub)
-    if kind == "additive":
-        return picked.sum(axis=1, dtype=np.float64)
-    if kind == "product":
-        return picked.reshape(len(codes), -1).astype(np.float64)
-    raise ValueError(f"kind: expected 'additive' or 'product', got {kind!r}")
+from .measures import decode  # noqa: E402  (one implementation, re-exported here)

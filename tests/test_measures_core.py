@@ -1,0 +1,210 @@
+"""Measures (Eqs. 2-15) against closed forms, hand computations and independent references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from latentgeom import measures as M
+
+RNG = np.random.default_rng(0)
+
+
+# ----------------------------------------------------------------------------- spread
+def test_eee_isotropic_and_rank_one():
+    X = RNG.standard_normal((50000, 20))
+    assert M.eee(X) == pytest.approx(0.0, abs=0.02)
+    R = np.outer(RNG.standard_normal(300), RNG.standard_normal(16))
+    assert M.eee(R) == pytest.approx(15 / 16, abs=1e-9)  # (d - 1)/d, Eq. 2's d v / 2
+
+
+def test_eee_by_hand():
+    # eigenvalues 3, 1 (d = 2, v = 4): cumsum 3, 4; ref 2, 4; AUC 1; EEE = 1 / (0.5*2*4) = 0.25
+    assert M.eee_from_eigenvalues(np.array([1.0, 3.0])) == pytest.approx(0.25)
+    X = np.array([[np.sqrt(3), 0], [-np.sqrt(3), 0], [0, 1], [0, -1]]) * np.sqrt(3 / 4)
+    assert M.eee(X) == pytest.approx(0.25)
+
+
+def test_isoscore_matches_package():
+    torch = pytest.importorskip("torch")  # noqa: F841  (the package needs torch)
+    from IsoScore.IsoScore import IsoScore
+
+    cases = [RNG.standard_normal((3000, 8)),
+             RNG.standard_normal((2000, 12)) * np.linspace(4, 0.1, 12),
+             RNG.standard_normal((500, 6)) @ RNG.standard_normal((6, 6)),
+             np.c_[RNG.standard_normal((400, 3)), np.zeros((400, 2))]]
+    for X in cases:
+        assert M.isoscore(X) == pytest.approx(float(IsoScore(X)), abs=1e-6)
+    assert M.isoscore(RNG.standard_normal((40000, 5))) == pytest.approx(1.0, abs=0.01)
+
+
+def test_vasicek_matches_scipy_and_vrm_closed_forms():
+    Z = RNG.standard_normal((1500, 4)) * [1, 2, 3, 4]
+    np.testing.assert_allclose(M.vasicek_entropy(Z),
+                               stats.differential_entropy(Z, axis=0, method="vasicek"))
+    assert M.vrm(RNG.standard_normal((20000, 10))) < 0.002
+    uneven = RNG.standard_normal((20000, 10)) * np.geomspace(10, 0.01, 10)
+    assert M.vrm(uneven) > 50 * M.vrm(RNG.standard_normal((20000, 10)))
+    assert np.isfinite(M.vrm(np.c_[RNG.standard_normal((300, 3)), np.zeros((300, 1))]))
+    assert M.vrm(uneven, variant="authors", seed=1) != M.vrm(uneven)
+
+
+# ----------------------------------------------------------------------------- cells
+def test_cell_counts_and_pp_by_hand():
+    codes = np.array([[0, 1], [0, 1], [0, 0], [1, 1]])  # K = 2, M = 2
+    np.testing.assert_array_equal(M.cell_counts(codes, 2), [[3, 1], [1, 3]])
+    # counts 3,1,1,3: m = 2, V = 1 -> PP = (2 + (1/2 - 1)) / 2 = 0.75
+    assert M.point_patchiness(codes, 2) == pytest.approx(0.75)
+    # authors: m = 8 / 2 = 4 -> (4 + 1/4 - 1) / 4
+    assert M.point_patchiness(codes, 2, "authors") == pytest.approx(3.25 / 4)
+    even = np.repeat(np.arange(4), 5)[:, None]  # 20 points, 5 per cell
+    assert M.point_patchiness(even, 4) == pytest.approx(1 - 1 / 5)
+
+
+def test_odds_ratio_measures_by_hand():
+    # One codebook, K = 4, counts 2, 1, 1, 0 of n = 4: c = .5, .25, .25, 0
+    codes = np.array([0, 0, 1, 2])[:, None]
+    O = M.odds_ratios(codes, 4).ravel()
+    np.testing.assert_allclose(O, [3.0, 1.0, 1.0, 0.0])
+    # mean O = 1.25; squares 3.0625 + .0625 + .0625 + 1.5625 = 4.75; / (1 * 3)
+    assert M.point_count_var(codes, 4) == pytest.approx(4.75 / 3)
+    p = O / O.sum()
+    assert M.point_count_kl(codes, 4) == pytest.approx(np.sum(p[p > 0] * np.log(p[p > 0] * 4)))
+    even = np.repeat(np.arange(4), 3)[:, None]
+    assert M.point_count_var(even, 4) == 0 and M.point_count_kl(even, 4) == pytest.approx(0)
+    lump = np.zeros((10, 1), dtype=int)
+    assert M.point_count_var(lump, 4) == np.inf
+    assert M.point_count_kl(lump, 4) == pytest.approx(np.log(4))
+
+
+def _pq(X, M_=4, nbits=5, seed=0):
+    from latentgeom.quantize import quantize
+
+    r = quantize(X.astype(np.float32), "pq", M_, nbits, seed=seed, use_gpu=False)
+    return r["codes"], r["codebooks"]
+
+
+def test_clustered_mixture_has_higher_pp_than_isotropic_cloud():
+    # Tight clusters hold most points: k-means gains little by splitting them, so their cells
+    # stay crowded, unlike the near-equal cells of an isotropic cloud.
+    iso = RNG.standard_normal((6000, 16))
+    centres = RNG.standard_normal((5, 16)) * 2
+    lab = RNG.choice(5, 4000, p=[0.4, 0.3, 0.15, 0.1, 0.05])
+    mix = np.r_[centres[lab] + 0.01 * RNG.standard_normal((4000, 16)),
+                RNG.standard_normal((2000, 16))]
+    pp_iso = M.point_patchiness(_pq(iso)[0], 32)
+    pp_mix = M.point_patchiness(_pq(mix)[0], 32)
+    assert pp_mix > pp_iso
+
+
+# ----------------------------------------------------------------------------- reconstruction
+def test_reconstruction_measures():
+    cb = RNG.standard_normal((2, 8, 3))
+    codes = RNG.integers(0, 8, size=(200, 2))
+    X = M.decode(codes, cb, "product")
+    q = M.quantized_measures(X, codes, cb, "product")
+    assert q["RE"] == 0 and q["RS"] == 0 and q["RI"] == 0  # every point is a centroid
+    Xn = X + 0.1 * RNG.standard_normal(X.shape)
+    e = np.linalg.norm(Xn - X, axis=1)
+    em = e / e.max()
+    np.testing.assert_allclose(M.error_magnitudes(Xn, X), em)
+    assert M.reconstruction_skew(Xn, X) == pytest.approx(stats.skew(em, bias=False))
+    assert M.reconstruction_skew(Xn, X, "authors") == pytest.approx(stats.skew(e))
+    assert M.reconstruction_iqr(Xn, X) == pytest.approx(np.subtract(*np.percentile(em, [75, 25])))
+    assert M.reconstruction_error(Xn, X) == pytest.approx(np.sum((Xn - X) ** 2) / np.sum(Xn ** 2))
+    # Eq. 5 by hand on 1, 2, 6: mean 3, s = sqrt(7); z = -2, -1, 3 over sqrt 7
+    z = np.array([-2.0, -1.0, 3.0]) / np.sqrt(7)
+    assert M.adjusted_skew(np.array([1.0, 2.0, 6.0])) == pytest.approx(3 * np.sum(z ** 3) / 2)
+
+
+def test_decode_by_hand():
+    cb = np.arange(12, dtype=float).reshape(2, 3, 2)
+    codes = np.array([[0, 2], [1, 0]])
+    np.testing.assert_array_equal(M.decode(codes, cb, "product"), [[0, 1, 10, 11], [2, 3, 6, 7]])
+    np.testing.assert_array_equal(M.decode(codes, cb, "additive"), [[10, 12], [8, 10]])
+
+
+# ----------------------------------------------------------------------------- centroids
+def test_centroid_distance_var_by_hand():
+    # One codebook, centroids on a line at 0, 1, 3, 7: nearest distances 1, 1, 2, 4.
+    cb = np.array([[[0.0], [1.0], [3.0], [7.0]]])
+    np.testing.assert_allclose(M.nearest_centroid_distances(cb), [[1, 1, 2, 4]])
+    rho = np.array([1, 1, 2, 4]) / 4
+    assert M.centroid_distance_var(cb) == pytest.approx(rho.var(ddof=1))
+    rho2 = np.array([1, 1, 4, 16]) / 16
+    assert M.centroid_distance_var(cb, "authors") == pytest.approx(rho2.var(ddof=1))
+    assert M.centroid_distance_var(np.zeros((2, 4, 3))) == 0
+
+
+def test_cell_eee_by_hand():
+    # Cell 0: rank-one points (EEE = 1/2 for d = 2); cell 1: a square (EEE 0); cell 2: 1 point.
+    X = np.array([[0, 0], [1, 1], [2, 2], [5, 0], [6, 0], [5, 1], [6, 1], [9, 9]], float)
+    codes = np.array([0, 0, 0, 1, 1, 1, 1, 2])[:, None]
+    vals = M.cell_eee_values(X, codes, "additive")
+    np.testing.assert_allclose(vals[0, :2], [0.5, 0.0], atol=1e-12)
+    assert np.isnan(vals[0, 2])
+    assert M.cell_eee(X, codes, "additive") == pytest.approx(0.25)
+    # Duplicates: the authors' variant drops them; a cell of one repeated point is skipped.
+    Xd = np.r_[X[:3], X[:3], [[4, 4]] * 3]
+    cd = np.array([0] * 6 + [1] * 3)[:, None]
+    assert M.cell_eee(Xd, cd, "additive") == pytest.approx(0.5)
+    assert M.cell_eee(Xd, cd, "additive", variant="authors") == pytest.approx(0.5)
+
+
+def test_cell_eee_matches_per_cell_loop_product():
+    X = RNG.standard_normal((3000, 8)) * [3, 1, 1, 1, 2, 2, 0.5, 0.5]
+    codes, cb = _pq(X, 2, 4)
+    vals = M.cell_eee_values(X, codes, "product")
+    for m in range(2):
+        for j in range(16):
+            pts = X[codes[:, m] == j][:, 4 * m:4 * m + 4]
+            if len(pts) >= 2:
+                assert vals[m, j] == pytest.approx(M.eee(pts), abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- input checks
+def test_bad_input_named():
+    cb = np.zeros((2, 4, 3))
+    X = RNG.standard_normal((20, 6))
+    codes = RNG.integers(0, 4, (20, 2))
+    with pytest.raises(ValueError, match="2-D"):
+        M.eee(np.zeros(5))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        M.eee(np.array([[1.0, np.nan], [0, 1]]))
+    with pytest.raises(ValueError, match="rows"):
+        M.quantized_measures(X[:3], codes[:3], cb, "product")
+    with pytest.raises(ValueError, match="codes"):
+        M.quantized_measures(X, codes[:, :1], cb, "product")
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        M.quantized_measures(X, codes + 4, cb, "product")
+    with pytest.raises(ValueError, match="codebooks"):
+        M.quantized_measures(X, codes, cb, "additive")
+    with pytest.raises(ValueError, match="kind"):
+        M.quantized_measures(X, codes, cb, "residual")
+    with pytest.raises(ValueError, match="variant"):
+        M.point_patchiness(codes, 4, "mine")
+
+
+def test_degenerate_inputs_defined():
+    same = np.ones((50, 4))
+    assert np.isnan(M.eee(same)) and np.isnan(M.isoscore(same))
+    assert np.isfinite(M.vrm(same))
+    dup = np.repeat(RNG.standard_normal((10, 4)), 5, axis=0)
+    assert 0 <= M.eee(dup) < 1
+    zero_dim = np.c_[RNG.standard_normal((100, 3)), np.zeros(100)]
+    assert 0 < M.eee(zero_dim) < 1
+    cb = RNG.standard_normal((2, 8, 2))
+    codes = np.zeros((40, 2), dtype=int)  # every point in one cell: empty cells elsewhere
+    Xc = M.decode(codes, cb, "product") + 0.01 * RNG.standard_normal((40, 4))
+    q = M.quantized_measures(Xc, codes, cb, "product")
+    assert q["PC_var"] == np.inf and q["PC_kl"] == pytest.approx(np.log(8))
+    assert all(np.isfinite(q[k]) for k in ("PP", "RS", "RE", "RI", "CD_var", "PD_EEE"))
+
+
+def test_all_measures_keys():
+    X = RNG.standard_normal((600, 8)).astype(np.float32)
+    codes, cb = _pq(X, 2, 4)
+    out = M.all_measures(X, {"product": (codes, cb, "product")})
+    assert set(out) == {"spread", "product"}
+    assert set(out["spread"]) == {"EEE", "VRM", "IS"}
+    assert set(out["product"]) == set(M.QUANTIZED_KEYS)
