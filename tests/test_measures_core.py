@@ -208,3 +208,17 @@ def test_all_measures_keys():
     assert set(out) == {"spread", "product"}
     assert set(out["spread"]) == {"EEE", "VRM", "IS"}
     assert set(out["product"]) == set(M.QUANTIZED_KEYS)
+
+
+def test_quantized_measures_equal_the_single_functions():
+    X = RNG.standard_normal((700, 8))
+    codes, cb = _pq(X, 2, 4)
+    q = M.quantized_measures(X, codes, cb, "product")
+    rec = M.decode(codes, cb, "product")
+    assert q["RS"] == pytest.approx(M.reconstruction_skew(X, rec))
+    assert q["RE"] == pytest.approx(M.reconstruction_error(X, rec))
+    assert q["RI"] == pytest.approx(M.reconstruction_iqr(X, rec))
+    qa = M.quantized_measures(X, codes, cb, "product", variant="authors")
+    assert qa["RS"] == pytest.approx(M.reconstruction_skew(X, rec, "authors"))
+    np.testing.assert_allclose(M.reconstruction_norms(X, codes, cb, "product", block=64),
+                               np.linalg.norm(X - rec, axis=1))

@@ -288,15 +288,21 @@ def point_count_kl(codes, K: int, variant: str = "paper", seed: int = 0) -> floa
 # ----------------------------------------------------------------------------- reconstruction
 def decode(codes, codebooks, kind: str) -> np.ndarray:
     """Reconstruction x' (float64): additive = sum of the M chosen codewords, product = their
-    concatenation."""
+    concatenation. One (n, d_sub) gather per codebook, no (n, M, d) intermediate."""
     codes = np.asarray(codes, dtype=np.intp)
-    codebooks = np.asarray(codebooks, dtype=np.float64)
-    M = codebooks.shape[0]
-    picked = codebooks[np.arange(M)[None, :], codes]
+    codebooks = np.asarray(codebooks)
+    M, _, dsub = codebooks.shape
+    n = codes.shape[0]
     if kind == "additive":
-        return picked.sum(axis=1)
+        out = np.zeros((n, dsub))
+        for m in range(M):
+            out += codebooks[m][codes[:, m]]
+        return out
     if kind == "product":
-        return picked.reshape(codes.shape[0], -1)
+        out = np.empty((n, M * dsub))
+        for m in range(M):
+            out[:, m * dsub:(m + 1) * dsub] = codebooks[m][codes[:, m]]
+        return out
     raise ValueError(f"kind: expected 'additive' or 'product', got {kind!r}")
 
 
@@ -311,12 +317,43 @@ def error_norms(X, Xrec) -> np.ndarray:
     return out
 
 
+def reconstruction_norms(X, codes, codebooks, kind: str, block: int = 8192) -> np.ndarray:
+    """``||x_i - x'_i||`` per row straight from the codes, in row blocks: the (n, d)
+    reconstruction is never held in memory."""
+    X = np.asarray(X)
+    codes = np.asarray(codes, dtype=np.intp)
+    out = np.empty(X.shape[0])
+    for i in range(0, X.shape[0], block):
+        diff = X[i:i + block].astype(np.float64) - decode(codes[i:i + block], codebooks, kind)
+        out[i:i + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out
+
+
+def _magnitudes(e: np.ndarray) -> np.ndarray:
+    mx = e.max() if e.size else 0.0
+    return e / mx if mx > 0 else np.zeros_like(e)
+
+
+def _biased_skew(e: np.ndarray) -> float:
+    m2 = np.mean((e - e.mean()) ** 2)
+    return 0.0 if m2 == 0 else float(np.mean((e - e.mean()) ** 3) / m2 ** 1.5)
+
+
+def _iqr(v: np.ndarray) -> float:
+    q75, q25 = np.percentile(v, [75, 25])
+    return float(q75 - q25)
+
+
+def _sum_squares(X) -> float:
+    X = np.asarray(X)
+    return float(sum(np.einsum("ij,ij->", b, b) for b in
+                     (X[i:i + 8192].astype(np.float64) for i in range(0, len(X), 8192))))
+
+
 def error_magnitudes(X, Xrec) -> np.ndarray:
     """Eq. 4: ``EM(x_i) = ||x_i - x'_i|| / max_j ||x_j - x'_j||``; all 0 if every point is
     reconstructed exactly."""
-    e = error_norms(X, Xrec)
-    mx = e.max() if e.size else 0.0
-    return e / mx if mx > 0 else np.zeros_like(e)
+    return _magnitudes(error_norms(X, Xrec))
 
 
 def adjusted_skew(v: np.ndarray) -> float:
@@ -339,29 +376,20 @@ def reconstruction_skew(X, Xrec, variant: str = "paper") -> float:
     sample skewness (scipy's default) of the raw error norms."""
     _check_variant(variant)
     if variant == "authors":
-        e = error_norms(X, Xrec)
-        m2 = np.mean((e - e.mean()) ** 2)
-        return 0.0 if m2 == 0 else float(np.mean((e - e.mean()) ** 3) / m2 ** 1.5)
+        return _biased_skew(error_norms(X, Xrec))
     return adjusted_skew(error_magnitudes(X, Xrec))
 
 
 def reconstruction_error(X, Xrec) -> float:
     """RE (Eq. 15): ``sum (x - x')^2 / sum x^2`` over all elements. 0 if the reconstruction is
     exact (also for an all-zero X)."""
-    e = error_norms(X, Xrec)
-    num = float(np.sum(e ** 2))
-    if num == 0:
-        return 0.0
-    den = float(np.einsum("ij,ij->", np.asarray(X, dtype=np.float64),
-                          np.asarray(X, dtype=np.float64)))
-    return num / den
+    num = float(np.sum(error_norms(X, Xrec) ** 2))
+    return 0.0 if num == 0 else num / _sum_squares(X)
 
 
 def reconstruction_iqr(X, Xrec) -> float:
     """RI: inter-quartile range (75th - 25th percentile, linear interpolation) of Eq. 4."""
-    em = error_magnitudes(X, Xrec)
-    q75, q25 = np.percentile(em, [75, 25])
-    return float(q75 - q25)
+    return _iqr(error_magnitudes(X, Xrec))
 
 
 # ----------------------------------------------------------------------------- centroids
@@ -454,14 +482,16 @@ def quantized_measures(X, codes, codebooks, kind: str, variant: str = "paper",
     _check_variant(variant)
     X, codes, codebooks = check_quantization(X, codes, codebooks, kind)
     K = codebooks.shape[1]
-    Xrec = decode(codes, codebooks, kind)
+    e = reconstruction_norms(X, codes, codebooks, kind)  # Eq. 4's numerators, once
+    em = _magnitudes(e)
+    sq = float(np.sum(e ** 2))
     return {
         "PP": point_patchiness(codes, K, variant),
         "PC_var": point_count_var(codes, K),
         "PC_kl": point_count_kl(codes, K, variant, seed),
-        "RS": reconstruction_skew(X, Xrec, variant),
-        "RE": reconstruction_error(X, Xrec),
-        "RI": reconstruction_iqr(X, Xrec),
+        "RS": _biased_skew(e) if variant == "authors" else adjusted_skew(em),
+        "RE": 0.0 if sq == 0 else sq / _sum_squares(X),
+        "RI": _iqr(em),
         "CD_var": centroid_distance_var(codebooks, variant),
         "PD_EEE": cell_eee(X, codes, kind, variant, K),
     }
