@@ -1,0 +1,360 @@
+"""Statistics of Section 4 / Appendix C: Pearson r per architecture, OLS with and without the
+architecture, predictions and LM MSE for the non-standard models.
+
+The input is the joined model table, ``models.csv``: one row per model with
+
+- ``model``, ``architecture``, ``kind`` (``perturbed`` | ``nonstandard``), ``alpha``, ``seed``
+  (empty for non-standard models);
+- ``glue.<task>`` per-task dev scores (optional) and ``glue_average``;
+- every measure as ``<group>.<name>``: ``spread.EEE``, ``spread.VRM``, ``spread.IS`` and, per
+  quantizer group (``additive``, ``product``), ``PP, PC_var, PC_kl, RS, RE, RI, CD_var, PD_EEE``.
+
+Regressions are fitted on all perturbed models together (every architecture), as the authors
+did, and used to predict the non-standard models; "LM MSE" is the mean squared error of the
+``glue_average ~ measure + architecture`` predictions over the non-standard models.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET = "glue_average"
+GROUP_ORDER = ("additive", "product", "spread")
+QUANTIZED = ("PP", "PC_var", "PC_kl", "RS", "RE", "RI", "CD_var", "PD_EEE")
+SPREAD = ("EEE", "VRM", "IS")
+#: Table 1 of the paper.
+TABLE1 = ("additive.PP", "additive.RS", "additive.CD_var", "additive.PD_EEE", "spread.EEE")
+PAPER_NAMES = {
+    "PP": "Point Patchiness (PP)", "PC_var": "Point count variance (PC_var)",
+    "PC_kl": "Point count KL (PC_kl)", "RS": "Reconstruction Skew (RS)",
+    "RE": "Reconstruction Error (RE)", "RI": "Reconstruction IQR (RI)",
+    "CD_var": "Centroid Distribution (CD_var)", "PD_EEE": "Cluster Distribution (PD_EEE)",
+    "EEE": "Eigenvalue Early Enrichment (EEE)", "VRM": "Vasicek Ratio MSE (VRM)",
+    "IS": "IsoScore (IS)",
+}
+
+
+def label(measure: str) -> str:
+    """Readable label of a measure column: ``additive.PP`` -> ``Point Patchiness (PP), additive``."""
+    group, _, name = measure.partition(".")
+    base = PAPER_NAMES.get(name, name)
+    return base if group == "spread" else f"{base}, {group}"
+
+
+def measure_columns(df) -> list[str]:
+    """Measure columns in the paper's order: additive, product (other quantizers after), spread."""
+    cols = [c for c in df.columns if "." in c and not c.startswith("glue.")]
+    groups = list(dict.fromkeys(c.split(".", 1)[0] for c in cols))
+    order = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
+    rank = {n: i for i, n in enumerate(QUANTIZED + SPREAD)}
+    out = []
+    for g in order:
+        out += sorted((c for c in cols if c.split(".", 1)[0] == g),
+                      key=lambda c: rank.get(c.split(".", 1)[1], 99))
+    return out
+
+
+def join_tables(measures, glue):
+    """``models.csv``: the geometry table joined to the GLUE table on ``model``."""
+    for name, df, need in (("measures table", measures, ("model", "architecture", "kind")),
+                           ("GLUE table", glue, ("model", TARGET))):
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise ValueError(f"{name}: missing columns {missing}")
+    only_m = sorted(set(measures.model) - set(glue.model))
+    only_g = sorted(set(glue.model) - set(measures.model))
+    if only_m or only_g:
+        raise ValueError(f"tables disagree on models: only in measures {only_m[:5]}, "
+                         f"only in GLUE {only_g[:5]}")
+    g = glue[[c for c in glue.columns if c == "model" or c.startswith("glue") or c == TARGET]]
+    out = measures.merge(g, on="model", how="inner", validate="one_to_one")
+    front = ["model", "architecture", "kind", "alpha", "seed"]
+    front = [c for c in front if c in out.columns]
+    glue_cols = [c for c in out.columns if c.startswith("glue.")] + [TARGET]
+    return out[front + glue_cols + measure_columns(out)]
+
+
+# ----------------------------------------------------------------------------- correlation
+def fisher_ci(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of a Pearson r by Fisher's z transform (needs n > 3)."""
+    from scipy import stats
+
+    if n <= 3 or not np.isfinite(r) or abs(r) >= 1:
+        return (float("nan"), float("nan"))
+    z = np.arctanh(r)
+    h = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
+    return float(np.tanh(z - h)), float(np.tanh(z + h))
+
+
+def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
+    """Long table: measure, architecture, n, r, ci_low, ci_high, p over perturbed models."""
+    import pandas as pd
+    from scipy import stats
+
+    pert = df[df["kind"] == "perturbed"]
+    rows = []
+    for m in measures:
+        for arch, g in pert.groupby("architecture", sort=False):
+            ok = g[[m, target]].replace([np.inf, -np.inf], np.nan).dropna()
+            n = len(ok)
+            if n >= 3 and ok[m].nunique() > 1 and ok[target].nunique() > 1:
+                r, p = stats.pearsonr(ok[m], ok[target])
+            else:
+                r, p = float("nan"), float("nan")
+            lo, hi = fisher_ci(float(r), n)
+            rows.append({"measure": m, "architecture": arch, "n": n, "r": float(r),
+                         "ci_low": lo, "ci_high": hi, "p": float(p)})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- regression
+def _formula(measure: str, with_arch: bool) -> str:
+    rhs = f'Q("{measure}")'
+    return f"{TARGET} ~ {rhs} + C(architecture)" if with_arch else f"{TARGET} ~ {rhs}"
+
+
+def fit_ols(df, measure: str, with_arch: bool):
+    """OLS ``glue_average ~ measure [+ architecture]`` on the perturbed models (statsmodels).
+
+    With a single architecture the ``+ architecture`` model is the plain one.
+    Returns the fitted results, or None when fewer than 3 usable rows remain.
+    """
+    import statsmodels.formula.api as smf
+
+    data = df[df["kind"] == "perturbed"][[measure, TARGET, "architecture"]]
+    data = data.replace([np.inf, -np.inf], np.nan).dropna()
+    if len(data) < 3 or data[measure].nunique() < 2:
+        return None
+    use_arch = with_arch and data["architecture"].nunique() > 1
+    return smf.ols(_formula(measure, use_arch), data=data).fit()
+
+
+def predict(fit, df, measure: str):
+    """Predictions of ``fit`` for the rows of ``df``; NaN for rows it cannot predict (missing
+    measure, or an architecture the perturbed models did not have)."""
+    pred = np.full(len(df), np.nan)
+    if fit is None or len(df) == 0:
+        return pred
+    known = None
+    if "C(architecture)" in fit.model.formula:
+        known = set(fit.model.data.frame["architecture"])
+    ok = np.isfinite(df[measure].to_numpy(dtype=float))
+    if known is not None:
+        ok &= df["architecture"].isin(known).to_numpy()
+    if ok.any():
+        pred[ok] = np.asarray(fit.predict(df[ok]))
+    return pred
+
+
+def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = None) -> dict:
+    """Every statistic of the paper's Tables 1-2 and the non-standard predictions.
+
+    Returns ``{"table2", "table1", "pearson", "predictions", "correlations", "summaries"}``.
+    """
+    import pandas as pd
+
+    missing = [c for c in ("model", "architecture", "kind", TARGET) if c not in df.columns]
+    if missing:
+        raise ValueError(f"model table: missing columns {missing}")
+    measures = list(measures or measure_columns(df))
+    if not measures:
+        raise ValueError("model table: no measure columns (expected e.g. 'additive.PP')")
+    outliers = set(outliers)
+    archs = list(dict.fromkeys(df.loc[df["kind"] == "perturbed", "architecture"]))
+    pear = pearson_by_architecture(df, measures)
+    ns = df[df["kind"] == "nonstandard"].reset_index(drop=True)
+    rows, preds, summaries = [], [], []
+    for m in measures:
+        row: dict[str, Any] = {"group": m.split(".", 1)[0], "measure": m}
+        for arch in archs:
+            pr = pear[(pear.measure == m) & (pear.architecture == arch)].iloc[0]
+            row[f"n_{arch}"] = int(pr.n)
+            row[f"r_{arch}"] = pr.r
+        fits = {"no_arch": fit_ols(df, m, False), "arch": fit_ols(df, m, True)}
+        row["r2"] = fits["no_arch"].rsquared if fits["no_arch"] is not None else np.nan
+        row["r2_arch"] = fits["arch"].rsquared if fits["arch"] is not None else np.nan
+        p_arch, p_plain = predict(fits["arch"], ns, m), predict(fits["no_arch"], ns, m)
+        obs = ns[TARGET].to_numpy(dtype=float) if len(ns) else np.array([])
+        keep = ~ns["model"].isin(outliers).to_numpy() if len(ns) else np.array([], bool)
+        row["lm_mse"] = _mse(obs, p_arch)
+        row["lm_mse_no_arch"] = _mse(obs, p_plain)
+        row["lm_mse_filtered"] = _mse(obs[keep], p_arch[keep])
+        row["n_nonstandard"] = int(np.isfinite(p_arch).sum())
+        rows.append(row)
+        for i in range(len(ns)):
+            preds.append({"model": ns.loc[i, "model"], "architecture": ns.loc[i, "architecture"],
+                          "measure": m, "value": ns.loc[i, m], "observed": obs[i],
+                          "predicted": p_arch[i], "predicted_no_arch": p_plain[i],
+                          "outlier": ns.loc[i, "model"] in outliers})
+        for key, fit in fits.items():
+            if fit is not None:
+                summaries.append(f"==== {m}: {fit.model.formula} ====\n{fit.summary()}\n")
+    table2 = pd.DataFrame(rows)
+    table1 = table2[table2.measure.isin(TABLE1)].set_index("measure").reindex(
+        [t for t in TABLE1 if t in set(table2.measure)]).reset_index()
+    vals = df[measures].replace([np.inf, -np.inf], np.nan)
+    corr = vals.corr(method="pearson")
+    return {"table2": table2, "table1": table1, "pearson": pear,
+            "predictions": pd.DataFrame(preds), "correlations": corr,
+            "summaries": "\n".join(summaries)}
+
+
+def _mse(obs: np.ndarray, pred: np.ndarray) -> float:
+    ok = np.isfinite(obs) & np.isfinite(pred)
+    return float(np.mean((obs[ok] - pred[ok]) ** 2)) if ok.any() else float("nan")
+
+
+def to_markdown(df, floatfmt: str = ".3f") -> str:
+    """A GitHub Markdown table (no tabulate dependency)."""
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else format(v, floatfmt)
+        return str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---" if df[c].dtype == object else "---:" for c in df.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def write_results(res: dict, out_dir: str | Path) -> list[Path]:
+    """Write tables (CSV + Markdown), predictions, correlations and model summaries."""
+    from .io import write_csv, write_text
+
+    out = Path(out_dir)
+    paths = []
+    for name in ("table1", "table2"):
+        write_csv(out / f"{name}.csv", res[name])
+        write_text(out / f"{name}.md", to_markdown(res[name]))
+        paths += [out / f"{name}.csv", out / f"{name}.md"]
+    write_csv(out / "predictions.csv", res["predictions"])
+    write_csv(out / "pearson.csv", res["pearson"])
+    corr = res["correlations"].reset_index().rename(columns={"index": "measure"})
+    write_csv(out / "correlations.csv", corr)
+    write_text(out / "ols_summaries.txt", res["summaries"])
+    return paths + [out / f for f in ("predictions.csv", "pearson.csv", "correlations.csv",
+                                      "ols_summaries.txt")]
+
+
+# ----------------------------------------------------------------------------- published data
+_PUB_RENAME = {"patchiness": "PP", "count_var": "PC_var", "count_kl": "PC_kl", "skew": "RS",
+               "error": "RE", "iqr": "RI", "centroids": "CD_var", "point_dist": "PD_EEE"}
+_ALT_ARCH = {"chin": "bert-base", "germ": "bert-base", "shuffle_index": "bert-base",
+             "untrained": "bert-base", "untrained_w_emb": "bert-base", "fc": "roberta",
+             "mlm": "roberta", "asci": "roberta", "rand": "roberta", "roberta_sinha": "roberta",
+             "shuffle_corp": "roberta", "shuffle_sent": "roberta", "bert-small": "bert-small"}
+
+
+def _rename_published(df):
+    cols = {}
+    for c in df.columns:
+        m = re.match(r"^([ap])-(.+)$", c)
+        if m and m.group(2) in _PUB_RENAME:
+            cols[c] = f"{'additive' if m.group(1) == 'a' else 'product'}.{_PUB_RENAME[m.group(2)]}"
+        elif c in ("EEE", "VRM"):
+            cols[c] = f"spread.{c}"
+        elif c == "IsoScore":
+            cols[c] = "spread.IS"
+    return df.rename(columns=cols)
+
+
+def _parse_row_name(name: str) -> tuple[str, float, int]:
+    m = re.match(r"^(.*)_([0-9.]+)_([0-9]+)$", str(name))
+    if not m:
+        raise ValueError(f"published row name {name!r} is not <model>_<alpha %>_<run>")
+    return m.group(1), float(m.group(2)) / 100.0, int(m.group(3))
+
+
+def import_published(directory: str | Path):
+    """The authors' published per-model files (NOTES.md) as a table in our schema.
+
+    Perturbed BERT-small (``bert_small_metrics.csv``, GLUE average ``new_average``) and BERT-base
+    (``bert_model_metrics.csv``, ``average``) models, and the non-standard models
+    (``alt_model_metrics.csv``). Per-task scores are joined from ``VM_combined_glue.csv`` /
+    ``bert_base_glue.csv`` where the row names match. The authors did not publish the measures
+    of their perturbed RoBERTa models, so the table has no perturbed RoBERTa rows.
+    """
+    import pandas as pd
+
+    d = Path(directory)
+    for f in ("bert_small_metrics.csv", "bert_model_metrics.csv", "alt_model_metrics.csv"):
+        if not (d / f).is_file():
+            raise FileNotFoundError(f"published data: {d / f} not found")
+    frames = []
+    for fname, avg, arch, glue_file in (
+            ("bert_small_metrics.csv", "new_average", "bert-small", "VM_combined_glue.csv"),
+            ("bert_model_metrics.csv", "average", "bert-base", "bert_base_glue.csv")):
+        df = pd.read_csv(d / fname)
+        key = "model" if "model" in df.columns else df.columns[0]
+        df = df.rename(columns={key: "row"})
+        parsed = df["row"].map(_parse_row_name)
+        df["model"] = df["row"]
+        df["alpha"] = [p[1] for p in parsed]
+        df["seed"] = [p[2] for p in parsed]
+        df["architecture"] = arch
+        df["kind"] = "perturbed"
+        df[TARGET] = df[avg]
+        if (d / glue_file).is_file():
+            g = pd.read_csv(d / glue_file)
+            g = g.rename(columns={g.columns[0]: "row"})
+            tasks = [c for c in g.columns if c not in ("row", "average", "new_average")]
+            g = g[["row", *tasks]].rename(columns={t: f"glue.{t}" for t in tasks})
+            df = df.merge(g, on="row", how="left")
+        frames.append(_rename_published(df))
+    alt = pd.read_csv(d / "alt_model_metrics.csv")
+    alt = alt.drop(columns=[alt.columns[0]]) if alt.columns[0].startswith("Unnamed") else alt
+    alt["architecture"] = alt["model"].map(_ALT_ARCH)
+    alt["kind"] = "nonstandard"
+    alt["alpha"] = np.nan
+    alt["seed"] = np.nan
+    frames.append(_rename_published(alt))
+    out = pd.concat(frames, ignore_index=True)
+    keep = ["model", "architecture", "kind", "alpha", "seed"]
+    keep += sorted(c for c in out.columns if c.startswith("glue.")) + [TARGET]
+    out = out[keep + measure_columns(out)]
+    return out
+
+
+# ----------------------------------------------------------------------------- CLI
+def _cmd_analyze(a) -> None:
+    import pandas as pd
+
+    df = pd.read_csv(a.table)
+    outliers = [s for s in (a.outliers or "").split(",") if s]
+    res = analyze(df, outliers=outliers)
+    write_results(res, a.out)
+    print(to_markdown(res["table2"]))
+    if a.figures:
+        from .plots import make_figures
+
+        for p in make_figures(df, None, Path(a.out) / "figures", predictions=res["predictions"]):
+            print(p)
+
+
+def _cmd_import(a) -> None:
+    from .io import write_csv
+
+    df = import_published(a.directory)
+    write_csv(a.out, df)
+    print(f"{len(df)} models -> {a.out}")
+
+
+def add_cli(sub) -> None:
+    s = sub.add_parser("analyze", help="Pearson r, OLS, LM MSE (Tables 1-2) of a model table")
+    s.add_argument("table", help="models.csv (see `latentgeom.analysis` for its columns)")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--outliers", help="comma-separated non-standard models left out of "
+                                      "lm_mse_filtered")
+    s.add_argument("--figures", action="store_true", help="also draw the figures")
+    s.set_defaults(func=_cmd_analyze)
+    s = sub.add_parser("import-published", help="the authors' published data as a model table")
+    s.add_argument("directory", help="folder with bert_small_metrics.csv etc.")
+    s.add_argument("--out", required=True, help="models.csv to write")
+    s.set_defaults(func=_cmd_import)
+
