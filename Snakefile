@@ -14,10 +14,14 @@ if not workflow.overwrite_configfiles:
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/latent.smk"
 include: "workflow/rules/glue.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:

@@ -44,4 +44,7 @@ def all_targets():
         res("tables/measures.csv"),
         res("sample/representativeness.csv"),
         res("tables/glue.csv"),
+        res("tables/models.csv"),
+        res("analysis/table2.csv"),
+        *[res(f"figures/figure{i}.png") for i in range(1, 12)],
     ]

@@ -1,0 +1,72 @@
+# Analysis: join the two halves, the statistics of Tables 1-2, Figures 1-11.
+ANALYSIS = config.get("analysis") or {}
+FIGURES = [f"figure{i}" for i in range(1, 12)]
+ANALYSIS_TABLES = ["table1", "table2"]
+
+
+rule models_table:
+    """One row per model: architecture, kind, alpha, seed, task scores, GLUE average, measures."""
+    input:
+        measures=res("tables/measures.csv"),
+        glue=res("tables/glue.csv"),
+    output:
+        table=report(res("tables/models.csv"), caption="../report/models.rst",
+                     category="Tables"),
+    log:
+        log("tables/models.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/analysis_join.py"
+
+
+rule analyze:
+    """Pearson r per architecture, OLS with/without architecture, LM MSE (Tables 1-2)."""
+    input:
+        table=res("tables/models.csv"),
+    output:
+        table1=report(res("analysis/table1.csv"), caption="../report/table1.rst",
+                      category="Tables"),
+        table2=report(res("analysis/table2.csv"), caption="../report/table2.rst",
+                      category="Tables"),
+        predictions=report(res("analysis/predictions.csv"), caption="../report/predictions.rst",
+                           category="Tables"),
+        extra=multiext(res("analysis/"), "table1.md", "table2.md", "pearson.csv",
+                       "correlations.csv", "ols_summaries.txt"),
+    log:
+        log("analysis/analyze.log"),
+    params:
+        outliers=ANALYSIS.get("outliers", []),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/analysis_stats.py"
+
+
+rule figures:
+    """The paper's Figures 1-11 (PNG for the report, PDF beside them)."""
+    input:
+        table=res("tables/models.csv"),
+        representativeness=res("sample/representativeness.csv"),
+    output:
+        png=[report(res(f"figures/{f}.png"), caption=f"../report/{f}.rst", category="Figures")
+             for f in FIGURES],
+        pdf=[res(f"figures/{f}.pdf") for f in FIGURES],
+    log:
+        log("analysis/figures.log"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/analysis_figures.py"
