@@ -86,6 +86,9 @@ def tiny_config(tmp_path: Path, tiny_bert: str) -> Path:
     cfg["quantize"]["train_size"] = None
     for q in cfg["quantize"]["quantizers"].values():
         q.update(M=2, nbits=4)
+    cfg["glue"].update(tasks=["polarity", "shuffled"], epochs=1, checkpoint_every=0,
+                       scratch=str(tmp_path / "scratch"))
+    cfg["glue"]["minibench"]["sizes"] = {"polarity": [24, 16], "shuffled": [24, 16]}
     extra = tmp_path / "tiny_overrides.yaml"
     if extra.exists():
         cfg.update(yaml.safe_load(extra.read_text()))
@@ -107,6 +110,13 @@ def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
         assert col in table.columns and table[col].notna().all(), col
     assert (tmp_path / "results/sample/representativeness.csv").stat().st_size > 0
     assert (tmp_path / "results/logs/embed/tiny_a0_s0.log").read_text().strip()
+    models = pd.read_csv(tmp_path / "results/tables/models.csv")
+    assert {"glue.polarity", "glue.shuffled", "glue_average", "additive.PP"} <= set(models)
+    assert models.glue_average.between(-1, 1).all()
+    t2 = pd.read_csv(tmp_path / "results/analysis/table2.csv")
+    assert "r_tiny" in t2.columns and len(t2) == 19
+    for i in range(1, 12):
+        assert (tmp_path / f"results/figures/figure{i}.png").stat().st_size > 1000
     # Nothing left to do.
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}
     # A measure setting re-runs the measures (and what reads them), never models or sample.
@@ -116,6 +126,20 @@ def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
     jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
     assert jobs.get("measures") == 3
     assert not {"perturb", "nonstandard", "sample", "embed", "quantize"} & set(jobs)
+    assert not any(r.startswith("glue") for r in jobs)
+    # An analysis setting re-runs the analysis only.
+    c2 = yaml.safe_load(cfg.read_text())
+    c2["measures"]["variant"] = "paper"
+    c2["analysis"] = {"outliers": ["tiny-shuffle"]}
+    cfg.write_text(yaml.safe_dump(c2))
+    assert set(planned("--directory", str(tmp_path), "--configfile", str(cfg))) == {"analyze", "all"}
+    # A fine-tuning setting re-runs fine-tuning (and what follows), no geometry.
+    c2["glue"]["learning_rate"] = 1e-4
+    cfg.write_text(yaml.safe_dump(c2))
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
+    assert jobs.get("glue_finetune") == 6
+    assert not {"perturb", "nonstandard", "sample", "embed", "quantize", "measures"} & set(jobs)
+    c["glue"]["learning_rate"] = c2["glue"]["learning_rate"]
     # A quantizer setting re-runs quantize and measures only.
     c["quantize"]["quantizers"]["product"]["M"] = 4
     cfg.write_text(yaml.safe_dump(c))
