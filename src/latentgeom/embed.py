@@ -13,14 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def pick_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``."""
+def pick_device(device: str = "auto", field: str = "embed.device") -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; a CUDA device asked for on a
+    machine without one is an error naming the config ``field``."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"embed.device: {device!r} asked for, but torch sees no CUDA device")
+        raise RuntimeError(f"{field}: {device!r} asked for, but torch sees no CUDA device")
     return device
 
 

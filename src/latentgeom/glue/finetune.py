@@ -149,13 +149,9 @@ def check_vocabulary(model, meta: dict[str, Any], splits: dict[str, TokenizedSpl
 
 
 def pick_device(device: str = "auto") -> str:
-    import torch
+    from ..embed import pick_device as _pick
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"glue.device: {device!r} asked for, but torch sees no CUDA device")
-    return device
+    return _pick(device, field="glue.device")
 
 
 def use_bf16(precision: str, device: str) -> bool:
