@@ -61,7 +61,10 @@ def measure_columns(df) -> list[str]:
 
 
 def join_tables(measures, glue):
-    """``models.csv``: the geometry table joined to the GLUE table on ``model``."""
+    """``models.csv``: the geometry table joined to the GLUE table on ``model``.
+
+    The GLUE table's per-task columns (bare task names, as ``tables/glue.csv`` has them) become
+    ``glue.<task>``; its own model metadata is dropped in favour of the geometry table's."""
     for name, df, need in (("measures table", measures, ("model", "architecture", "kind")),
                            ("GLUE table", glue, ("model", TARGET))):
         missing = [c for c in need if c not in df.columns]
@@ -72,7 +75,10 @@ def join_tables(measures, glue):
     if only_m or only_g:
         raise ValueError(f"tables disagree on models: only in measures {only_m[:5]}, "
                          f"only in GLUE {only_g[:5]}")
-    g = glue[[c for c in glue.columns if c == "model" or c.startswith("glue") or c == TARGET]]
+    meta = {"model", "kind", "architecture", "base", "alpha", "seed", TARGET}
+    g = glue.rename(columns={c: f"glue.{c}" for c in glue.columns
+                             if c not in meta and not c.startswith("glue.")})
+    g = g[["model", *[c for c in g.columns if c.startswith("glue.")], TARGET]]
     out = measures.merge(g, on="model", how="inner", validate="one_to_one")
     front = ["model", "architecture", "kind", "alpha", "seed"]
     front = [c for c in front if c in out.columns]
@@ -197,7 +203,7 @@ def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = N
                 summaries.append(f"==== {m}: {fit.model.formula} ====\n{fit.summary()}\n")
     table2 = pd.DataFrame(rows)
     table1 = table2[table2.measure.isin(TABLE1)].set_index("measure").reindex(
-        [t for t in TABLE1 if t in set(table2.measure)]).reset_index()
+        [t for t in TABLE1 if t in set(table2.measure)]).reset_index()[list(table2.columns)]
     vals = df[measures].replace([np.inf, -np.inf], np.nan)
     corr = vals.corr(method="pearson")
     return {"table2": table2, "table1": table1, "pearson": pear,
@@ -218,7 +224,9 @@ def to_markdown(df, floatfmt: str = ".3f") -> str:
         return str(v)
 
     head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "|".join("---" if df[c].dtype == object else "---:" for c in df.columns) + "|"
+    from pandas.api.types import is_numeric_dtype
+
+    sep = "|" + "|".join("---:" if is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
     body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, sep, *body]) + "\n"
 

@@ -212,7 +212,7 @@ def figure5(df, path, measure="additive.PP", predictions=None):
         pad = 0.05 * max(float(y.max() - y.min()), 0.1)
         ax.set_ylim(float(y.min()) - pad, float(y.max()) + pad)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     ax.set_title("Dashed: GLUE ~ measure + architecture; circles: non-standard models",
                  fontsize=8)
     return _save(fig, path)
