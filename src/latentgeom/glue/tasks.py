@@ -175,26 +175,26 @@ def matthews(preds: Sequence, labels: Sequence) -> float:
     return float(matthews_corrcoef(y, p))
 
 
-def pearson(preds: Sequence, labels: Sequence) -> float:
-    """Pearson r (``scipy.stats.pearsonr``); NaN when either side is constant."""
-    from scipy.stats import pearsonr
-
+def _correlation(fn, preds: Sequence, labels: Sequence) -> float:
     p, y = _check(preds, labels)
     p, y = p.astype(np.float64), y.astype(np.float64)
     if np.ptp(p) == 0 or np.ptp(y) == 0:
         return float("nan")
-    return float(pearsonr(p, y)[0])
+    return float(fn(p, y)[0])
+
+
+def pearson(preds: Sequence, labels: Sequence) -> float:
+    """Pearson r (``scipy.stats.pearsonr``); NaN when either side is constant."""
+    from scipy.stats import pearsonr
+
+    return _correlation(pearsonr, preds, labels)
 
 
 def spearman(preds: Sequence, labels: Sequence) -> float:
     """Spearman rho (``scipy.stats.spearmanr``); NaN when either side is constant."""
     from scipy.stats import spearmanr
 
-    p, y = _check(preds, labels)
-    p, y = p.astype(np.float64), y.astype(np.float64)
-    if np.ptp(p) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(spearmanr(p, y)[0])
+    return _correlation(spearmanr, preds, labels)
 
 
 def compute_metrics(metric: str, preds: Sequence, labels: Sequence) -> dict[str, float]:
