@@ -110,8 +110,9 @@ def quantize(X: np.ndarray, method: str = "lsq", M: int = 4, nbits: int = 8, see
         codes = unpack_codes(q.compute_codes(X), M, nbits)
         codebooks = faiss.vector_to_array(q.centroids).reshape(M, K, d // M)
     kind = KIND[method]
-    rec = decode(codes, codebooks, kind)
-    mse = float(np.mean(np.sum((X.astype(np.float64) - rec) ** 2, axis=1)))
+    from .measures import reconstruction_norms  # block-wise: no n x d float64 copy
+
+    mse = float(np.mean(reconstruction_norms(X, codes, codebooks, kind) ** 2))
     return {"codes": codes, "codebooks": codebooks.astype(np.float32), "method": method,
             "kind": kind, "M": M, "nbits": nbits, "K": K, "train_rows": int(len(train)),
             "gpu": gpu, "mse": mse}
