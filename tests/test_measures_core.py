@@ -222,3 +222,12 @@ def test_quantized_measures_equal_the_single_functions():
     assert qa["RS"] == pytest.approx(M.reconstruction_skew(X, rec, "authors"))
     np.testing.assert_allclose(M.reconstruction_norms(X, codes, cb, "product", block=64),
                                np.linalg.norm(X - rec, axis=1))
+
+
+def test_spread_measures_equal_the_single_functions():
+    for X in (RNG.standard_normal((2000, 12)) * np.linspace(3, 0.1, 12),
+              RNG.standard_normal((10, 30))):
+        s = M.spread_measures(X)
+        assert s["EEE"] == pytest.approx(M.eee(X), abs=1e-12)
+        assert s["VRM"] == pytest.approx(M.vrm(X), abs=1e-12)
+        assert s["IS"] == pytest.approx(M.isoscore(X), abs=1e-12)

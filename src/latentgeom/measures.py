@@ -77,18 +77,22 @@ def check_quantization(X, codes, codebooks, kind: str):
 
 
 # ----------------------------------------------------------------------------- spread
+def _covariance(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and sample covariance of the rows of X, float64, from X^T X (no centred
+    copy of X)."""
+    mu = X.mean(axis=0, dtype=np.float64)
+    X64 = X.astype(np.float64, copy=False)
+    return mu, (X64.T @ X64 - X.shape[0] * np.outer(mu, mu)) / (X.shape[0] - 1)
+
+
 def _covariance_eigenvalues(X: np.ndarray) -> np.ndarray:
     """Eigenvalues (descending, >= 0) of the covariance of the rows of X, in float64."""
-    mu = X.mean(axis=0, dtype=np.float64)
     if X.shape[0] < X.shape[1]:  # Gram trick: same non-zero spectrum, smaller matrix
-        Xc = X.astype(np.float64) - mu
+        Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
         lam = np.linalg.eigvalsh(Xc @ Xc.T) / (X.shape[0] - 1)
         lam = np.concatenate([lam, np.zeros(X.shape[1] - X.shape[0])])
     else:
-        # X^T X accumulated in float64 without a centred copy of X.
-        S = X.T.astype(np.float64) @ X.astype(np.float64) if X.dtype != np.float64 else X.T @ X
-        C = (S - X.shape[0] * np.outer(mu, mu)) / (X.shape[0] - 1)
-        lam = np.linalg.eigvalsh(C)
+        lam = np.linalg.eigvalsh(_covariance(X)[1])
     return np.clip(lam[::-1], 0.0, None)
 
 
@@ -125,9 +129,7 @@ def eee(X) -> float:
 def pca_project(X) -> np.ndarray:
     """X centred and rotated onto its principal axes (descending variance), float64."""
     X = check_points(X)
-    mu = X.mean(axis=0, dtype=np.float64)
-    S = X.T.astype(np.float64) @ X.astype(np.float64)
-    C = (S - X.shape[0] * np.outer(mu, mu)) / (X.shape[0] - 1)
+    mu, C = _covariance(X)
     _, vecs = np.linalg.eigh(C)
     return (X.astype(np.float64) - mu) @ vecs[:, ::-1]
 
@@ -167,7 +169,11 @@ def vrm(X, m: int | None = None, variant: str = "paper", seed: int = 0) -> float
     (seeded) instead of exactly d. A matrix without variance gives a very large finite value.
     """
     _check_variant(variant)
-    P = pca_project(X)
+    return _vrm_of_projection(pca_project(X), m, variant, seed)
+
+
+def _vrm_of_projection(P: np.ndarray, m: int | None, variant: str, seed: int) -> float:
+    """Eq. 9 on data already rotated onto its principal axes (scaled in place)."""
     n, d = P.shape
     total = float(P.var(axis=0, ddof=1).sum())
     target = float(d)
@@ -191,10 +197,14 @@ def isoscore(X) -> float:
     data, 0 when one direction holds all variance. NaN when X has no variance.
     """
     X = check_points(X)
-    d = X.shape[1]
+    return _isoscore_of_variances(_covariance_eigenvalues(X))
+
+
+def _isoscore_of_variances(var: np.ndarray) -> float:
+    """Eqs. 10-11 from the variances along the principal axes."""
+    d = len(var)
     if d == 1:
         return 1.0
-    var = _covariance_eigenvalues(X)
     norm = np.linalg.norm(var)
     if norm == 0:
         return float("nan")
@@ -205,8 +215,17 @@ def isoscore(X) -> float:
 
 
 def spread_measures(X, variant: str = "paper", seed: int = 0) -> dict[str, float]:
-    """``{"EEE", "VRM", "IS"}`` of X (Section 3.3.1, Appendix A.1)."""
-    return {"EEE": eee(X), "VRM": vrm(X, variant=variant, seed=seed), "IS": isoscore(X)}
+    """``{"EEE", "VRM", "IS"}`` of X (Section 3.3.1, Appendix A.1), from one covariance and one
+    eigendecomposition shared by the three."""
+    _check_variant(variant)
+    X = check_points(X)
+    mu, C = _covariance(X)
+    lam, vecs = np.linalg.eigh(C)
+    lam = np.clip(lam[::-1], 0.0, None)
+    P = (X.astype(np.float64) - mu) @ vecs[:, ::-1]
+    return {"EEE": float(eee_from_eigenvalues(lam)),
+            "VRM": _vrm_of_projection(P, None, variant, seed),
+            "IS": _isoscore_of_variances(lam)}
 
 
 # ----------------------------------------------------------------------------- cells

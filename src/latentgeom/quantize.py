@@ -21,19 +21,13 @@ KIND = {"lsq": "additive", "pq": "product"}
 
 
 def check_matrix(X: np.ndarray, name: str = "X", min_rows: int = 1) -> np.ndarray:
-    """A finite, 2-D float32 C-contiguous matrix with at least ``min_rows`` rows, or ValueError."""
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D matrix (rows x dims), got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"{name}: expected a numeric matrix, got dtype {X.dtype}")
-    if X.shape[0] < min_rows:
-        raise ValueError(f"{name}: {X.shape[0]} rows, but at least {min_rows} are needed "
-                         f"(one per centroid)")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        bad = int((~np.isfinite(X)).any(axis=1).sum())
-        raise ValueError(f"{name}: {bad} rows contain NaN or Inf")
+    """A finite, 2-D float32 C-contiguous matrix with at least ``min_rows`` rows (one per
+    centroid), or ValueError: :func:`latentgeom.measures.check_points`, cast for FAISS."""
+    from .measures import check_points
+
+    X = np.ascontiguousarray(check_points(X, name, min_rows=min_rows), dtype=np.float32)
+    if not np.isfinite(X).all():  # finite float64 values beyond float32's range
+        raise ValueError(f"{name}: contains values outside float32's range")
     return X
 
 
