@@ -125,3 +125,49 @@ def test_manifest_rebuild_and_verify(tiny_bert, tmp_path):
     assert man2["checksum"] == man["checksum"]
     m2, _ = models.load_from_manifest(man2)
     assert models.state_checksum(m2.state_dict()) == man["checksum"]
+
+
+def _save_without_pooler(src: str, dest) -> str:
+    """A checkpoint that, like the real ``roberta-base``, ships no pooler weights."""
+    from safetensors.torch import save_file
+    from transformers import AutoModel
+
+    m = AutoModel.from_pretrained(src)
+    m.config.save_pretrained(dest)
+    sd = {k: v.contiguous() for k, v in m.state_dict().items() if not k.startswith("pooler.")}
+    save_file(sd, str(dest / "model.safetensors"))
+    return str(dest)
+
+
+_PERTURB_IN_CHILD = """
+import json, sys
+from latentgeom import models
+model, _, changed = models.perturbed_model(sys.argv[1], float(sys.argv[2]), 0)
+print(json.dumps(models.make_manifest(name="x", base=sys.argv[1], alpha=float(sys.argv[2]),
+      seed=0, scope="encoder_weights", architecture="a", model=model, changed=changed)))
+"""
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_checkpoint_without_pooler_has_a_stable_checksum(tmp_path, tiny_roberta, alpha):
+    """roberta-base has no pooler weights: AutoModel initialises one at random. The manifest's
+    checksum must not depend on it, across processes, and the rebuild must verify."""
+    import json
+    import subprocess
+    import sys
+
+    src = _save_without_pooler(tiny_roberta, tmp_path)
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _PERTURB_IN_CHILD, src, str(alpha)],
+                                      check=True, capture_output=True, text=True).stdout)
+            for _ in range(2)]
+    assert runs[0]["checksum"] == runs[1]["checksum"]
+    assert sorted(runs[0]["initialised_tensors"]) == ["pooler.dense.bias", "pooler.dense.weight"]
+    model, _ = models.load_from_manifest(runs[0])  # would raise on a checksum mismatch
+    assert not any(k.startswith("pooler.") for k in runs[0]["perturbed_tensors"])
+
+
+def test_manifest_without_checksum_is_an_error(tiny_bert):
+    man = models.make_manifest(name="x", base=tiny_bert, alpha=0.0, seed=0,
+                               scope="encoder_weights", architecture="a")
+    with pytest.raises(ValueError, match="no checksum"):
+        models.load_from_manifest(man)

@@ -71,12 +71,27 @@ def resolve_source(spec: str) -> str:
     return path  # a bare hub id such as 'bert-base-uncased'
 
 
+#: Seed of the random initialisation of tensors a checkpoint lacks (e.g. ``roberta-base`` ships
+#: no pooler weights, so ``AutoModel`` initialises its pooler at random). Fixing it makes every
+#: load of the same checkpoint identical; the checksum leaves those tensors out anyway.
+INIT_SEED = 0
+
+
 def load_base(spec: str, *, with_tokenizer: bool = True):
-    """Load the unperturbed base encoder (``AutoModel``) and optionally its tokenizer."""
+    """Load the unperturbed base encoder (``AutoModel``) and optionally its tokenizer.
+
+    Tensors the checkpoint does not hold (``from_pretrained``'s ``missing_keys``) are initialised
+    under a fixed torch seed and recorded in ``model.latentgeom_initialised``; they are not part of
+    the pretrained weights and are left out of :func:`model_checksum`.
+    """
+    import torch
     from transformers import AutoModel, AutoTokenizer
 
     resolved = resolve_source(spec)
-    model = AutoModel.from_pretrained(resolved)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(INIT_SEED)
+        model, info = AutoModel.from_pretrained(resolved, output_loading_info=True)
+    model.latentgeom_initialised = sorted(info.get("missing_keys") or ())
     model.eval()
     tok = AutoTokenizer.from_pretrained(resolved) if with_tokenizer else None
     return model, tok
@@ -155,15 +170,23 @@ def perturb_state_dict(state: dict[str, Any], alpha: float, seed: int,
     return out, changed
 
 
-def state_checksum(state: dict[str, Any]) -> str:
-    """SHA-256 over every tensor of a state dict, in sorted name order."""
+def state_checksum(state: dict[str, Any], exclude: Iterable[str] = ()) -> str:
+    """SHA-256 over every tensor of a state dict, in sorted name order (``exclude`` left out)."""
     from .io import sha256_arrays
+
+    skip = set(exclude)
 
     def arrays() -> Iterable[tuple[str, np.ndarray]]:
         for name in sorted(state):
-            yield name, state[name].detach().cpu().numpy()
+            if name not in skip:
+                yield name, state[name].detach().cpu().numpy()
 
     return sha256_arrays(arrays())
+
+
+def model_checksum(model) -> str:
+    """:func:`state_checksum` of a model's weights without the tensors its checkpoint lacked."""
+    return state_checksum(model.state_dict(), getattr(model, "latentgeom_initialised", ()))
 
 
 def perturbed_model(base: str, alpha: float, seed: int, scope: str = "encoder_weights"):
@@ -194,7 +217,8 @@ def make_manifest(*, name: str, base: str, alpha: float | None, seed: int, scope
         sd = model.state_dict()
         man["n_parameters"] = int(sum(t.numel() for t in sd.values()))
         man["n_perturbed_parameters"] = int(sum(sd[n].numel() for n in (changed or [])))
-        man["checksum"] = state_checksum(sd)
+        man["checksum"] = model_checksum(model)
+        man["initialised_tensors"] = list(getattr(model, "latentgeom_initialised", []))
     if extra:
         man.update(extra)
     man["versions"] = versions()
@@ -208,15 +232,14 @@ def load_from_manifest(manifest: dict[str, Any], *, verify: bool = True):
     loaded; otherwise the perturbation is recomputed from the base. With ``verify`` the weights'
     checksum must equal the manifest's, so a changed base or library is caught, not silently used.
     """
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if manifest.get("weights"):
         weights = Path(manifest["weights"])
         if not (weights / "config.json").is_file():
             raise FileNotFoundError(f"model {manifest.get('name')!r}: stored weights {weights} "
                                     "are missing")
-        model = AutoModel.from_pretrained(weights)
-        model.eval()
+        model, _ = load_base(str(weights), with_tokenizer=False)
         has_tok = any((weights / f).is_file() for f in ("tokenizer.json", "vocab.txt",
                                                          "tokenizer_config.json"))
         tok = AutoTokenizer.from_pretrained(
@@ -227,8 +250,15 @@ def load_from_manifest(manifest: dict[str, Any], *, verify: bool = True):
     else:
         raise ValueError(f"manifest of {manifest.get('name')!r} (kind {manifest.get('kind')!r}) "
                          "has no stored weights to load")
-    if verify and manifest.get("checksum"):
-        got = state_checksum(model.state_dict())
+    if verify:
+        if not manifest.get("checksum"):
+            raise ValueError(f"manifest of model {manifest.get('name')!r} has no checksum: it "
+                             "cannot be verified (rebuild it with the perturb/nonstandard rule)")
+        # Leave out what the checkpoint lacked when it was built and when it was loaded again
+        # (e.g. a pooler that save_pretrained never saw).
+        fresh = {*manifest.get("initialised_tensors", ()),
+                 *getattr(model, "latentgeom_initialised", ())}
+        got = state_checksum(model.state_dict(), fresh)
         if got != manifest["checksum"]:
             raise RuntimeError(
                 f"model {manifest.get('name')!r}: rebuilt weights have checksum {got[:12]}…, "

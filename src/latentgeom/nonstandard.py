@@ -178,7 +178,12 @@ def load_fairseq_roberta(checkpoint: str | Path, config_source: str = "hub:rober
     path = Path(checkpoint).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"fairseq checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        # fairseq pickles its ``cfg`` as an omegaconf DictConfig: unpickling needs omegaconf.
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"fairseq checkpoint {path}: unpickling needs {exc.name!r} "
+                                  f"(pip install {exc.name})") from exc
     state = ckpt.get("model", ckpt)
     config = AutoConfig.from_pretrained(resolve_source(config_source))
     model = RobertaModel(config, add_pooling_layer=False)
