@@ -1,11 +1,18 @@
-"""Rule glue_finetune: fine-tune one model on one task, score it on the dev set."""
-from latentgeom.glue.finetune import finetune
+"""Rule glue_finetune: fine-tune one model on one task, score it on the dev set.
+
+Where and on what the job runs (``glue.scratch``, ``glue.device``, ``glue.keep_weights``) does
+not change its score, so those are read from the config here, not passed as ``params:`` (a
+changed param re-runs every fine-tuning job).
+"""
+from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
+claim_for_job(snakemake)  # noqa: F821
+from latentgeom.glue.finetune import exit_with_parent, finetune, runtime_settings
 from latentgeom.io import log_to
 
 sm = snakemake  # noqa: F821
+exit_with_parent()  # a worker never outlives its snakemake
+run = runtime_settings(sm.config, model=sm.wildcards.model, task=sm.wildcards.task)
 with log_to(sm.log[0]):
     finetune(manifest=sm.input.manifest, task=sm.wildcards.task, cache_dir=sm.input.cache,
              out_metrics=sm.output.metrics, out_log=sm.output.train_log,
-             hyperparameters=sm.params.hyperparameters, scratch=sm.params.scratch,
-             device=sm.params.device, threads=sm.threads,
-             keep_weights=sm.params.keep_weights or None)
+             hyperparameters=sm.params.hyperparameters, threads=sm.threads, **run)

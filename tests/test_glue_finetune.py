@@ -42,8 +42,13 @@ def toy(tmp_path_factory, tiny_bert):
 
 
 def manifest(base, alpha=0.0, seed=0, name=None):
-    return {"name": name or f"tiny_a{alpha}_s{seed}", "kind": "perturbed", "base": base,
-            "alpha": alpha, "seed": seed, "scope": "encoder_weights", "weights": None}
+    """A perturbed model's manifest, with the checksum consumers verify."""
+    from latentgeom.models import make_manifest, perturbed_model
+
+    model, _, changed = perturbed_model(base, alpha, seed)
+    return make_manifest(name=name or f"tiny_a{alpha}_s{seed}", base=base, alpha=alpha,
+                         seed=seed, scope="encoder_weights", architecture="tiny", model=model,
+                         changed=changed)
 
 
 def run(root, man, out, hp=HP, **kw):
@@ -61,7 +66,7 @@ def test_tiny_model_learns_a_separable_task(toy, tmp_path):
     log = pd.read_csv(tmp_path / "out" / "train_log.csv")
     assert len(log) == m["train"]["steps"] == 4 * 10
     assert log["loss"].iloc[-5:].mean() < log["loss"].iloc[:5].mean()
-    assert not (tmp_path / "scratch" / "latentgeom-glue" / m["model"] / "sst2").exists()
+    assert not (tmp_path / "scratch" / m["model"] / "sst2").exists()  # cleaned on success
 
 
 def test_resume_after_kill_gives_the_same_result(toy, tmp_path):
@@ -73,7 +78,7 @@ def test_resume_after_kill_gives_the_same_result(toy, tmp_path):
     with pytest.raises(TrainingInterrupted):
         run(root, man, tmp_path / "resumed", hp, scratch=tmp_path / "s2", stop_after_steps=7)
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    assert (tmp_path / "s2" / "latentgeom-glue" / man["name"] / "sst2" / "checkpoint.pt").is_file()
+    assert len(list((tmp_path / "s2" / man["name"] / "sst2").glob("*/checkpoint.pt"))) == 1
     resumed = run(root, man, tmp_path / "resumed", hp, scratch=tmp_path / "s2")
     assert resumed["train"]["resumed_from_step"] == 6
     assert resumed["dev"] == full["dev"]  # exactly, on the CPU

@@ -81,16 +81,14 @@ rule glue_finetune:
     benchmark:
         res("benchmarks/glue/{model}_{task}.tsv")
     params:
+        # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
+        # by the script from the config (changing them re-runs nothing).
         hyperparameters=GLUE_HP,
-        scratch=GLUE.get("scratch"),
-        device=GLUE.get("device", "auto"),
-        keep_weights=lambda wc: (res(f"glue/{wc.model}/{wc.task}/weights")
-                                 if GLUE.get("keep_weights", False) else ""),
     threads: 2
     resources:
-        mem_mb=GLUE.get("mem_mb", 8000),
-        runtime=lambda wc: _plan.runtime_minutes(GLUE, wc.task),
-        gpu=1 if GLUE.get("device", "auto") != "cpu" else 0,
+        mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
+        runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
+        gpu=_gpu_request(GPU_SETTING, GLUE.get("device", "auto")),
     conda:
         "../../envs/glue.yaml"
     script:

@@ -245,8 +245,149 @@ def load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any] | None:
     return state
 
 
-def default_scratch() -> str:
-    return os.environ.get("LATENTGEOM_SCRATCH") or os.environ.get("TMPDIR") or "scratch"
+def scratch_dir(root: str | os.PathLike | None, *, name: str, task: str,
+                out_metrics: str | os.PathLike, fingerprint: str) -> Path:
+    """The checkpoint folder of one job, private to its output path and settings.
+
+    ``root`` (``glue.scratch``; the pipeline passes ``<results>/.scratch/glue``) defaults to
+    ``.scratch`` beside ``out_metrics`` — never ``$TMPDIR``, which Snakemake points at one
+    machine-wide folder for every job, clone and user (and which SLURM wipes on a requeue). The
+    last component is a digest of the *absolute* output path and the run's fingerprint, so two
+    workflows (or two settings) never share a checkpoint, even under a shared ``root``.
+    """
+    out = Path(out_metrics).expanduser().resolve()
+    if root is None or str(root) == "":
+        root = os.environ.get("LATENTGEOM_SCRATCH") or out.parent / ".scratch"
+    key = hashlib.sha256(json.dumps({"out": str(out), "fingerprint": fingerprint},
+                                    sort_keys=True).encode()).hexdigest()[:20]
+    return Path(root).expanduser().resolve() / name / task / key
+
+
+class ScratchLock:
+    """An exclusive ``fcntl.flock`` on a job's scratch folder for the job's lifetime.
+
+    A second worker on the same folder (e.g. the orphan of a killed ``snakemake`` and the job of
+    the re-run) waits, saying who holds it, instead of training into the same checkpoint. The
+    lock is the kernel's: it goes with the holder's process, however that process ends.
+    """
+
+    def __init__(self, folder: Path, *, wait: bool = True, poll_seconds: float = 1.0):
+        self.folder, self.wait, self.poll = Path(folder), wait, poll_seconds
+        self.path = self.folder / ".lock"
+        self.fh = None
+
+    def __enter__(self) -> ScratchLock:
+        import fcntl
+
+        announced = False
+        while True:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                fh.close()
+                if not self.wait:
+                    raise RuntimeError(
+                        f"scratch folder {self.folder} is locked by {holder}: another "
+                        "fine-tuning worker (perhaps left over from a killed snakemake) is "
+                        "training this job; wait for it or end it") from None
+                if not announced:
+                    print(f"note: scratch folder {self.folder} is locked by {holder} (a worker of "
+                          "a killed run?); waiting for it to finish", flush=True)
+                    announced = True
+                time.sleep(self.poll)
+                continue
+            # The holder may have finished and removed the folder between our open and flock:
+            # then we hold a lock on a deleted file; start again on the current one.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                fh.close()
+                continue
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+            fh.flush()
+            self.fh = fh
+            return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()  # releases the flock
+            self.fh = None
+
+
+def remove_scratch(folder: Path, root_levels: int = 2) -> None:
+    """Delete a finished job's scratch folder and the empty ``<model>/<task>`` folders above it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    p = folder.parent
+    for _ in range(root_levels):
+        try:
+            p.rmdir()
+        except OSError:
+            return
+        p = p.parent
+
+
+def exit_with_parent(poll_seconds: float = 2.0) -> None:
+    """End this process when the process that started it dies (Linux; no-op elsewhere).
+
+    A Snakemake job runs as ``snakemake -> [bash -c] -> python``. When the controller is killed
+    the worker would be re-parented and keep training. ``PR_SET_PDEATHSIG`` covers a direct
+    parent; a daemon thread also watches the grandparent when the parent is a shell.
+    """
+    import signal
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux"):
+        return
+    ppid = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no libc/prctl
+        pass
+    if os.getppid() != ppid or ppid == 1:
+        return
+
+    def comm(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return ""
+
+    def parent_of(pid: int) -> int | None:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            return int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    watched = [(ppid, parent_of(ppid))]
+    if comm(ppid) in ("bash", "sh", "dash", "zsh") and watched[0][1] not in (None, 0, 1):
+        gp = watched[0][1]
+        watched.append((gp, parent_of(gp)))
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            gone = os.getppid() != ppid or any(parent_of(p) != pp for p, pp in watched)
+            if gone:
+                print(f"note: the process that started this worker ({watched}) is gone; "
+                      "stopping (the last checkpoint is kept)", flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- train + eval
@@ -401,7 +542,7 @@ def finetune(*, manifest: dict[str, Any] | str | os.PathLike, task: str,
              out_log: str | os.PathLike, hyperparameters: dict[str, Any] | None = None,
              scratch: str | os.PathLike | None = None, device: str = "auto",
              threads: int | None = None, keep_weights: str | os.PathLike | None = None,
-             stop_after_steps: int | None = None) -> dict[str, Any]:
+             stop_after_steps: int | None = None, wait_for_lock: bool = True) -> dict[str, Any]:
     """Fine-tune the model of ``manifest`` on ``task`` from its tokenised cache; write metrics.
 
     Every input check (task, cache, vocabulary, settings) runs before training starts; outputs
@@ -409,7 +550,7 @@ def finetune(*, manifest: dict[str, Any] | str | os.PathLike, task: str,
     """
     import torch
 
-    from ..io import read_json, versions, write_json
+    from ..io import read_json
 
     t_start = time.perf_counter()
     task_ = get_task(task)
@@ -434,12 +575,44 @@ def finetune(*, manifest: dict[str, Any] | str | os.PathLike, task: str,
                       seed=manifest.get("seed"), base=manifest.get("base"), task=task_.name,
                       data=meta["data_sha256"], tokenizer=meta["tokenizer"], hp=asdict(hp),
                       device=device)
-    ckpt_dir = Path(scratch or default_scratch()) / "latentgeom-glue" / name / task_.name
+    ckpt_dir = scratch_dir(scratch, name=name, task=task_.name, out_metrics=out_metrics,
+                           fingerprint=fp)
+    with ScratchLock(ckpt_dir, wait=wait_for_lock):
+        done = _finished_by_other(out_metrics, out_log, fp)
+        if done is not None:
+            print(f"{name} / {task_.name}: finished meanwhile by the worker that held "
+                  f"{ckpt_dir}; its result is kept")
+            remove_scratch(ckpt_dir)
+            return done
+        print(f"checkpoints in {ckpt_dir}")
+        return _train_and_write(model, tok, task_, splits, hp, meta, manifest, name, device,
+                                ckpt_dir, fp, t_start, cache_dir, out_metrics, out_log,
+                                keep_weights, stop_after_steps)
+
+
+def _finished_by_other(out_metrics, out_log, fp: str) -> dict[str, Any] | None:
+    """The metrics a worker holding our lock before us wrote for these very settings."""
+    from ..io import read_json
+
+    try:
+        m = read_json(out_metrics)
+    except (OSError, ValueError):
+        return None
+    return m if m.get("fingerprint") == fp and Path(out_log).is_file() else None
+
+
+def _train_and_write(model, tok, task_, splits, hp, meta, manifest, name, device, ckpt_dir, fp,
+                     t_start, cache_dir, out_metrics, out_log, keep_weights, stop_after_steps):
+    import torch
+
+    from ..io import versions, write_json
+
     ckpt = ckpt_dir / "checkpoint.pt"
     setup_seconds = time.perf_counter() - t_start
     res = train_and_evaluate(model, task_, splits, hp, device=device, checkpoint=ckpt,
                              fingerprint=fp, stop_after_steps=stop_after_steps)
     metrics = {"model": name, **res.metrics, "setup_seconds": round(setup_seconds, 3),
+               "fingerprint": fp, "scratch": str(ckpt_dir),
                "hyperparameters": asdict(hp), "tokenizer": meta["tokenizer"],
                "cache": str(cache_dir), "manifest": {k: manifest.get(k) for k in (
                    "name", "kind", "architecture", "base", "alpha", "seed", "scope",
@@ -451,7 +624,7 @@ def finetune(*, manifest: dict[str, Any] | str | os.PathLike, task: str,
         metrics["weights"] = str(keep_weights)
     write_log_csv(out_log, res.log_rows)
     write_json(out_metrics, metrics)
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    remove_scratch(ckpt_dir)
     print(f"{name} / {task_.name}: {task_.metric} score {metrics['score']:.4f} "
           f"({metrics['train']['seconds']:.1f} s training)")
     return metrics
@@ -507,8 +680,12 @@ def _manifest_for(model: str) -> dict[str, Any]:
     if (p / "manifest.json").is_file():
         return read_json(p / "manifest.json")
     if (p / "config.json").is_file():
-        return {"name": p.resolve().name, "kind": "pretrained", "base": f"path:{p}",
-                "weights": str(p), "tokenizer": f"path:{p}", "alpha": None, "seed": 0}
+        from ..models import load_base, make_manifest
+
+        model, _ = load_base(f"path:{p}", with_tokenizer=False)  # for the checksum
+        return make_manifest(name=p.resolve().name, base=f"path:{p}", alpha=None, seed=0,
+                             scope="", architecture=p.resolve().name, kind="pretrained",
+                             model=model, weights=str(p), extra={"tokenizer": f"path:{p}"})
     raise FileNotFoundError(f"--model {model}: neither a manifest nor a model folder "
                             "(config.json)")
 
@@ -562,7 +739,8 @@ def add_cli(subparsers) -> None:
     s.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     s.add_argument("--checkpoint-every", type=int)
     s.add_argument("--no-group-by-length", action="store_true")
-    s.add_argument("--scratch", help="checkpoint folder (default $TMPDIR or ./scratch)")
+    s.add_argument("--scratch", help="checkpoint root (default OUT/.scratch; a per-job "
+                   "subfolder keyed by the output path and settings is made in it)")
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int)
     s.add_argument("--keep-weights", action="store_true", help="save the fine-tuned model")
@@ -572,3 +750,18 @@ def add_cli(subparsers) -> None:
     s.add_argument("--out", required=True, help="folder for {task}/{train,validation}.csv")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cli_glue_data)
+
+
+def runtime_settings(config: dict[str, Any], *, model: str, task: str) -> dict[str, Any]:
+    """``scratch``, ``device`` and ``keep_weights`` of a pipeline job, from the whole config.
+
+    None of them changes a score, so the rule reads them here instead of declaring them as
+    ``params:``. Scratch defaults to ``<results>/.scratch/glue`` (private to this workflow; a
+    per-job subfolder is keyed by the output path and settings, see :func:`scratch_dir`).
+    """
+    glue = config.get("glue") or {}
+    results = config.get("results", "results")
+    return {"scratch": glue.get("scratch") or f"{results}/.scratch/glue",
+            "device": glue.get("device", "auto"),
+            "keep_weights": (f"{results}/glue/{model}/{task}/weights"
+                             if glue.get("keep_weights", False) else None)}
