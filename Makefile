@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= 2
 TORCH  ?= torch==2.13.0
+# FAISS build: cpu (faiss-cpu, default) or cuda (faiss-gpu-cu12; also set TORCH to a CUDA wheel,
+# e.g. make setup FAISS=cuda TORCH="torch --index-url https://download.pytorch.org/whl/cu124")
+FAISS  ?= cpu
 BIN    := $(VENV)/bin
 
 .PHONY: setup demo test report lint dryrun clean
@@ -13,7 +16,7 @@ $(BIN)/latentgeom: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# CPU torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[demo,test]"
+	$(BIN)/python -m pip install --quiet -e ".[demo,test,$(FAISS)]"
 	touch $@
 
 setup: $(BIN)/latentgeom

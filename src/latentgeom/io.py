@@ -101,6 +101,28 @@ def versions() -> dict[str, str]:
         if m is None:
             continue
         out[mod] = str(getattr(m, "__version__", "unknown"))
+    out.update(device_info())
+    return out
+
+
+def device_info() -> dict[str, str]:
+    """Which FAISS build (GPU symbols, GPUs it sees) and which devices this job could use.
+
+    Only modules already imported are asked, so a record never initialises CUDA by itself.
+    """
+    out = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "unset")}
+    if os.environ.get("LATENTGEOM_GPU_CLAIMED"):
+        out["gpu_claimed"] = os.environ["LATENTGEOM_GPU_CLAIMED"]
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        gpu_build = hasattr(faiss, "StandardGpuResources")
+        out["faiss_build"] = "gpu" if gpu_build else "cpu"
+        out["faiss_gpus"] = str(faiss.get_num_gpus() if gpu_build else 0)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_cuda"] = str(torch.version.cuda)
+        if torch.cuda.is_initialized():
+            out["torch_device"] = torch.cuda.get_device_name()
     return out
 
 

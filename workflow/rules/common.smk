@@ -5,12 +5,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from latentgeom.pipeline import model_table  # noqa: E402
+from latentgeom import jobsize as _size  # noqa: E402
+from latentgeom.gpus import gpu_request as _gpu_request  # noqa: E402
 
 RESULTS = config.get("results", "results")
 MODELS = model_table(config)
 PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed")
 NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
 QUANTIZERS = list(config["quantize"]["quantizers"])
+# One GPU decision for every GPU-capable rule (config resources.gpu: none | auto | N).
+GPU_SETTING = (config.get("resources") or {}).get("gpu", "none")
 
 
 def names_regex(names):

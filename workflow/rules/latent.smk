@@ -43,9 +43,9 @@ rule embed:
         device=config["embed"].get("device", "auto"),
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=60,
-        gpu=1 if config["embed"].get("device", "auto") not in ("cpu",) else 0,
+        mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),
+        runtime=lambda wc, attempt: _size.embed_runtime(config, attempt),
+        gpu=_gpu_request(GPU_SETTING, config["embed"].get("device", "auto")),
     conda:
         "../../envs/latent.yaml"
     script:
@@ -68,9 +68,9 @@ rule quantize:
         use_gpu=config["quantize"].get("use_gpu", "auto"),
     threads: 2
     resources:
-        mem_mb=16000,
-        runtime=240,
-        gpu=1,
+        mem_mb=lambda wc, attempt: _size.quantize_mem(config, attempt),
+        runtime=lambda wc, attempt: _size.quantize_runtime(config, wc.quantizer, attempt),
+        gpu=_gpu_request(GPU_SETTING, config["quantize"].get("use_gpu", "auto")),
     conda:
         "../../envs/latent.yaml"
     script:

@@ -1,0 +1,107 @@
+"""Runtime and memory requests sized from a job's work, for the rules' ``resources:``.
+
+Each estimate is (setup + work / measured throughput) x headroom, multiplied by the Snakemake
+``attempt`` (1 on the first try) so a retry after a time-out or out-of-memory kill asks for more.
+The throughput figures are the config's ``resources.throughput`` (defaults from the measurements
+in ``benchmarks/README.md``; set them for your machines). Minutes and MB are rounded up.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .glue.plan import minibench_sizes
+from .glue.tasks import get_task
+
+# Defaults; the schema carries the same numbers (workflow/schemas/config.schema.yaml).
+THROUGHPUT = {
+    "embed_tokens_per_second": 3000,   # MiniLM-L6, 2 CPU cores, batch 16 (benchmarks: 4,083)
+    "lsq_train_ms_per_row": 2.0,       # LSQ++ training, d = 384, 2 cores (benchmarks: 1.3-1.8)
+    "pq_train_ms_per_row": 0.15,       # PQ training (benchmarks: 0.04-0.10)
+    "encode_ms_per_row": 0.1,          # encoding every row once trained (40K rows in 2.9 s)
+}
+HEADROOM = 1.5
+SETUP_MINUTES = 5          # process start, imports, model rebuild: ~10 s alone, minutes on a busy node
+HIDDEN_SIZE = 1024         # the widest token vector the estimates allow for (BERT-large)
+SUBWORDS_PER_WORD = 1.4    # WordPiece/BPE tokens per whitespace token, + [CLS]/[SEP]
+
+
+def _res(config: dict[str, Any]) -> dict[str, Any]:
+    return config.get("resources") or {}
+
+
+def _throughput(config: dict[str, Any], key: str) -> float:
+    return float((_res(config).get("throughput") or {}).get(key, THROUGHPUT[key]))
+
+
+def _scale(config: dict[str, Any], attempt: int) -> float:
+    return float(_res(config).get("headroom", HEADROOM)) * max(1, int(attempt))
+
+
+def minutes(config: dict[str, Any], work_seconds: float, attempt: int = 1) -> int:
+    """Setup + work, with headroom, times the attempt."""
+    setup = float(_res(config).get("setup_minutes", SETUP_MINUTES))
+    return max(1, math.ceil((setup + work_seconds / 60.0) * _scale(config, attempt)))
+
+
+def embedding_rows(config: dict[str, Any]) -> int:
+    """Token vectors in one model's latent matrix: sample n x tokens per sequence (upper-ish)."""
+    sample = config.get("sample") or {}
+    n = int(sample.get("n", 5000))
+    words = (int(sample.get("min_tokens", 3)) + int(sample.get("max_tokens", 50))) / 2
+    per_seq = SUBWORDS_PER_WORD * words + 2
+    max_length = (config.get("embed") or {}).get("max_length") or 509
+    return int(n * min(per_seq, float(max_length)))
+
+
+# --- fine-tuning ----------------------------------------------------------------------------
+
+def train_examples(glue: dict[str, Any], task: str) -> int:
+    if str(glue.get("source", "minibench")) == "minibench":
+        return int(minibench_sizes(glue)[task][0])
+    return int(get_task(task).train_size or 10000)
+
+
+def finetune_runtime(config: dict[str, Any], task: str, attempt: int = 1) -> int:
+    """Minutes: train examples x epochs / ``glue.examples_per_second`` (+ one dev pass)."""
+    glue = config.get("glue") or {}
+    n = train_examples(glue, task)
+    work = n * int(glue.get("epochs", 3)) * 1.1  # + evaluation passes, ~10 %
+    return minutes(config, work / float(glue.get("examples_per_second", 25)), attempt)
+
+
+def finetune_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    glue = config.get("glue") or {}
+    return int(int(glue.get("mem_mb", 8000)) * (1 + 0.5 * (max(1, int(attempt)) - 1)))
+
+
+# --- latent half ----------------------------------------------------------------------------
+
+def embed_runtime(config: dict[str, Any], attempt: int = 1) -> int:
+    rows = embedding_rows(config)
+    return minutes(config, rows / _throughput(config, "embed_tokens_per_second"), attempt)
+
+
+def embed_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    """Model and activations (~3 GB) + the latent matrix held as float32, twice."""
+    mb = 3000 + 2 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
+    return math.ceil(mb * _scale(config, attempt))
+
+
+def quantize_runtime(config: dict[str, Any], quantizer: str, attempt: int = 1) -> int:
+    """Minutes: training rows x train cost + every row x encode cost, scaled to the widest d."""
+    q = config.get("quantize") or {}
+    spec = q["quantizers"][quantizer]
+    rows = embedding_rows(config)
+    train = min(rows, int(q.get("train_size") or rows))
+    key = "lsq_train_ms_per_row" if spec.get("method") == "lsq" else "pq_train_ms_per_row"
+    ms = train * _throughput(config, key) + rows * _throughput(config, "encode_ms_per_row")
+    return minutes(config, ms / 1000.0 * HIDDEN_SIZE / 384, attempt)
+
+
+def quantize_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    """The latent matrix as float32, ~4 copies (input, training subsample, FAISS buffers,
+    decoded blocks) + 1.5 GB for the process."""
+    mb = 1500 + 4 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
+    return math.ceil(mb * _scale(config, attempt))
