@@ -75,3 +75,44 @@ def test_representativeness_table():
     assert length.frequency.sum() == pytest.approx(1.0)
     assert len(summary) == 9 and (summary.js_divergence >= 0).all()
     assert (summary.js_divergence <= 1).all()
+
+
+def test_authors_text_is_build_tokenizer_joined():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    tok = CountVectorizer().build_tokenizer()
+    for line in [" the <unk> company said N % of its shares a b ", " = Valkyria Chronicles III = ",
+                 "It 's a well @-@ known fact , isn't it ?", ""]:
+        text, n = corpus.authors_text(line)
+        assert text == " ".join(tok(line)) and n == len(tok(line))
+    assert corpus.authors_text("Ab cD e")[0] == "Ab cD"  # case kept, 1-char words gone
+
+
+def test_authors_rules_strict_bounds_split_uniform_and_seeded():
+    import numpy as np
+
+    # Split "big" has 1,000 eligible lines, "small" 10: a split is chosen uniformly whatever its
+    # size, so about half of the draws come from "small" until its 10 lines are used up.
+    big = [f"big{i} w1 w2 w3" for i in range(1000)]            # 4 tokens: eligible
+    small = [f"small{i} x1 x2 x3 x4" for i in range(10)] + ["aa bb cc"] * 5  # 3 tokens: not
+    splits = {"big": big, "small": small}
+    sample, pool = corpus.authors_draw(splits, 40, min_tokens=3, max_tokens=50, seed=1)
+    assert len(sample) == len(set(sample)) == 40 and sample == sorted(sample)
+    assert "aa bb cc" not in pool and len(pool) == 1010
+    # a draw uniform over all lines would give ~0.4 of them
+    assert sum(s.startswith("small") for s in sample) >= 5
+    assert corpus.authors_draw(splits, 40, seed=1) == (sample, pool)
+    assert corpus.authors_draw(splits, 40, seed=2)[0] != sample
+    # strict: 49 tokens in, 50 out
+    n49, n50 = " ".join(["ww"] * 49), " ".join(["ww"] * 50)
+    assert corpus.authors_draw({"a": [n49, n50, "aa bb cc dd"]}, 2, seed=0)[1] == sorted(
+        [n49, "aa bb cc dd"])
+    with pytest.raises(corpus.CorpusError, match="sample.n"):
+        corpus.authors_draw(splits, 2000, seed=0)
+    assert np.all([4 <= len(s.split()) <= 49 for s in sample])
+
+
+def test_hub_corpus_names():
+    assert corpus.hub_parts("ptb+wikitext2") == ["ptb", "wikitext2"]
+    with pytest.raises(corpus.CorpusError, match="sample.source.name"):
+        corpus.hub_parts("ptb+wiki")

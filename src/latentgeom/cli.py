@@ -37,7 +37,7 @@ def _sample(a: argparse.Namespace) -> None:
     out = Path(a.out)
     sample_stage(out_sequences=str(out), out_meta=str(out.with_suffix(".json")),
                  out_stats=a.stats, source=source, n=a.n, min_tokens=a.min_tokens,
-                 max_tokens=a.max_tokens, seed=a.seed, n_stats=a.n_stats)
+                 max_tokens=a.max_tokens, seed=a.seed, n_stats=a.n_stats, rules=a.rules)
 
 
 def _embed(a: argparse.Namespace) -> None:
@@ -105,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="sample unique sequences (Section 3.2) + Fig. 2 stats")
     s.add_argument("--kind", default="packaged", choices=["packaged", "hub", "files", "list"])
-    s.add_argument("--name", help="packaged: gensim-demo; hub: ptb+wikitext2")
+    s.add_argument("--name", help="packaged: gensim-demo; hub: '+'-joined ptb, wikitext2, "
+                   "wikitext2-raw (e.g. ptb+wikitext2)")
+    s.add_argument("--rules", default="project", choices=["project", "authors"],
+                   help="sampling rules (authors: their sample_build.py, see README)")
     s.add_argument("--paths", nargs="+", help="text files (kind files or list)")
     s.add_argument("--n", type=int, default=5000)
     s.add_argument("--min-tokens", type=int, default=3)

@@ -2,8 +2,9 @@
 
 Sources (``kind``):
 
-- ``hub``: PTB (``ptb_text_only``, column ``sentence``) + WikiText-2 (``wikitext``,
-  ``wikitext-2-raw-v1``, column ``text``), every split, through ``datasets`` (the paper's corpus);
+- ``hub``: PTB + WikiText-2, every split, through ``datasets`` (the paper's corpus; see
+  :data:`HUB_CORPORA` for the hub ids: ``datasets`` >= 4 refuses dataset scripts, so PTB is read
+  from the hub's Parquet conversion and WikiText from ``Salesforce/wikitext``);
 - ``files``: local text files, one sequence a line (``.bz2``/``.gz`` read transparently);
 - ``list``: a ready list of sequences, one a line, used as the sample itself (for example the
   paper's own ``sample_sequences.txt``); ``n`` of them are drawn if the list is longer;
@@ -12,6 +13,16 @@ Sources (``kind``):
 
 Token counts follow the paper's footnote 1: scikit-learn's default unigram analyzer
 (``CountVectorizer().build_analyzer()``: lower-cased, tokens matching ``(?u)\\b\\w\\w+\\b``).
+
+Two sets of sampling rules (``sample.rules``):
+
+- ``project``: every eligible line of every split pooled, deduplicated, ``min_tokens <= n <=
+  max_tokens``, and ``n`` drawn without replacement (seeded); the text is kept as it is.
+- ``authors``: the authors' ``explore/sample_build.py`` (NOTES.md), seeded: each draw picks one
+  split uniformly (whatever its size), then one line; the line's tokens are those of
+  scikit-learn's ``build_tokenizer()`` (case kept); it is kept when ``min_tokens < n <
+  max_tokens`` (strict: the authors' ``3 < n < 50``) and stored as the space-joined tokens, so
+  punctuation and one-character words are gone; draws repeat until ``n`` unique strings.
 """
 
 from __future__ import annotations
@@ -132,21 +143,67 @@ def packaged_corpus(name: str = "gensim-demo") -> list[str]:
     return sents
 
 
-def hub_corpus(name: str = "ptb+wikitext2") -> list[str]:
-    """PTB + WikiText-2, every split, from the Hugging Face hub (the paper's corpus)."""
-    if name != "ptb+wikitext2":
-        raise CorpusError(f"sample.source.name: unknown hub corpus {name!r} "
-                          "(known: 'ptb+wikitext2')")
+#: The hub's corpora: key -> (dataset id, config, text column, revision). PTB's hub repository
+#: still holds only a dataset script, which ``datasets`` >= 4 refuses: its Parquet conversion
+#: (``refs/convert/parquet``) has the same splits and ``sentence`` column. ``wikitext`` now lives
+#: under ``Salesforce/wikitext`` (Parquet); ``wikitext-2-v1`` is the tokenised text with
+#: ``<unk>`` that the authors read through torchtext, ``wikitext-2-raw-v1`` the raw text.
+HUB_CORPORA = {
+    "ptb": ("ptb-text-only/ptb_text_only", "penn_treebank", "sentence", "refs/convert/parquet"),
+    "wikitext2": ("Salesforce/wikitext", "wikitext-2-v1", "text", None),
+    "wikitext2-raw": ("Salesforce/wikitext", "wikitext-2-raw-v1", "text", None),
+}
+
+
+def hub_parts(name: str) -> list[str]:
+    """The :data:`HUB_CORPORA` keys of a ``+``-joined hub corpus name (``ptb+wikitext2``)."""
+    parts = [p for p in str(name).split("+") if p]
+    unknown = [p for p in parts if p not in HUB_CORPORA]
+    if not parts or unknown:
+        raise CorpusError(f"sample.source.name: unknown hub corpus {name!r}: expected a "
+                          f"'+'-joined list of {sorted(HUB_CORPORA)} (e.g. 'ptb+wikitext2')")
+    return parts
+
+
+def load_hub_dataset(key: str):
+    """One corpus of :data:`HUB_CORPORA` as a ``datasets.DatasetDict`` (hub or HF cache)."""
     from datasets import load_dataset
 
-    out: list[str] = []
-    ptb = load_dataset("ptb_text_only")
-    for split in sorted(ptb):
-        out.extend(ptb[split]["sentence"])
-    wt = load_dataset("wikitext", "wikitext-2-raw-v1")
-    for split in sorted(wt):
-        out.extend(wt[split]["text"])
+    repo, config, _column, revision = HUB_CORPORA[key]
+    kwargs = {"revision": revision} if revision else {}
+    return load_dataset(repo, config, **kwargs)
+
+
+def hub_splits(name: str = "ptb+wikitext2") -> dict[str, list[str]]:
+    """Lines of every split of the hub corpora, keyed ``<corpus>/<split>`` (the paper's six)."""
+    out: dict[str, list[str]] = {}
+    for key in hub_parts(name):
+        ds = load_hub_dataset(key)
+        column = HUB_CORPORA[key][2]
+        for split in sorted(ds):
+            if column not in ds[split].column_names:
+                raise CorpusError(f"hub corpus {HUB_CORPORA[key][0]} ({split}): no column "
+                                  f"{column!r} (has {ds[split].column_names})")
+            out[f"{key}/{split}"] = list(ds[split][column])
     return out
+
+
+def hub_corpus(name: str = "ptb+wikitext2") -> list[str]:
+    """PTB + WikiText-2, every split, from the Hugging Face hub (the paper's corpus)."""
+    return [line for lines in hub_splits(name).values() for line in lines]
+
+
+def load_splits(source: dict) -> dict[str, list[str]]:
+    """The raw lines of a configured source by split: hub splits, one split per file, or one."""
+    kind = source.get("kind")
+    if kind == "hub":
+        return hub_splits(source.get("name", "ptb+wikitext2"))
+    if kind == "files":
+        paths = source.get("paths")
+        if not paths:
+            raise CorpusError("sample.source.paths: kind 'files' needs a list of files")
+        return {str(p): read_lines([p]) for p in paths}
+    return {"all": load_corpus(source)}
 
 
 def load_corpus(source: dict) -> list[str]:
@@ -188,18 +245,72 @@ def draw(pool: Sequence[str], n: int, seed: int) -> list[str]:
     return [pool[i] for i in np.sort(idx)]
 
 
+RULES = ("project", "authors")
+
+
+def authors_text(text: str) -> tuple[str, int]:
+    """A line as the authors stored it: ``" ".join(build_tokenizer()(text))`` (case kept)."""
+    tokens = TOKEN_RE.findall(text)
+    return " ".join(tokens), len(tokens)
+
+
+def authors_draw(splits: dict[str, Sequence[str]], n: int, *, min_tokens: int = 3,
+                 max_tokens: int = 50, seed: int = 0) -> tuple[list[str], list[str]]:
+    """The authors' sampling rule (NOTES.md), seeded: ``(sample, pool)``, both sorted.
+
+    Each draw picks a split uniformly, then a line of it uniformly; the line's
+    :func:`authors_text` is kept when ``min_tokens < n_tokens < max_tokens`` (strict); draws repeat
+    until ``n`` unique strings. ``pool`` is every eligible string of every split.
+    """
+    if min_tokens >= max_tokens - 1:
+        raise CorpusError(f"sample: with the authors' strict rule min_tokens < n < max_tokens, "
+                          f"min_tokens ({min_tokens}) and max_tokens ({max_tokens}) admit nothing")
+    names = sorted(k for k, v in splits.items() if len(v))
+    if not names:
+        raise CorpusError("sample.source: the corpus has no lines")
+    texts, ok = {}, {}
+    for k in names:
+        pairs = [authors_text(line) for line in splits[k]]
+        texts[k] = [t for t, _ in pairs]
+        ok[k] = np.array([min_tokens < c < max_tokens for _, c in pairs], dtype=bool)
+    pool = sorted({t for k in names for t, good in zip(texts[k], ok[k]) if good})
+    if n > len(pool):
+        raise CorpusError(f"sample.n: asked for {n} sequences, but the corpus has only "
+                          f"{len(pool)} unique eligible sequences (authors' rules)")
+    rng = np.random.default_rng(seed)
+    sizes = np.array([len(splits[k]) for k in names])
+    chosen: set[str] = set()
+    while len(chosen) < n:
+        which = rng.integers(len(names), size=4096)
+        rows = np.floor(rng.random(4096) * sizes[which]).astype(np.int64)
+        for w, r in zip(which, rows):
+            k = names[w]
+            if ok[k][r]:
+                chosen.add(texts[k][r])
+                if len(chosen) == n:
+                    break
+    return sorted(chosen), pool
+
+
 def sample_sequences(source: dict, n: int, *, min_tokens: int = 3, max_tokens: int = 50,
-                     seed: int = 0) -> tuple[list[str], list[str]]:
-    """The latent-space sample: ``(sample, pool)`` (Section 3.2).
+                     seed: int = 0, rules: str = "project") -> tuple[list[str], list[str]]:
+    """The latent-space sample: ``(sample, pool)`` (Section 3.2), by ``rules`` (module doc).
 
     A ``list`` source is the sample itself: its lines are used as they are (deduplicated), and
     ``n`` of them drawn only if there are more.
     """
-    raw = load_corpus(source)
+    if rules not in RULES:
+        raise CorpusError(f"sample.rules: expected one of {RULES}, got {rules!r}")
     if source.get("kind") == "list":
+        raw = load_corpus(source)
         pool = sorted({normalize(s) for s in raw if normalize(s)})
+        if not pool:
+            raise CorpusError(f"sample.source.paths: {source.get('paths')} hold no sequences")
         return (pool if n >= len(pool) else draw(pool, n, seed)), pool
-    pool = eligible(raw, min_tokens, max_tokens)
+    if rules == "authors":
+        return authors_draw(load_splits(source), n, min_tokens=min_tokens,
+                            max_tokens=max_tokens, seed=seed)
+    pool = eligible(load_corpus(source), min_tokens, max_tokens)
     return draw(pool, n, seed), pool
 
 

@@ -52,14 +52,15 @@ def perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, see
 # ----------------------------------------------------------------------------- sample
 def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, source: dict,
                  n: int = 5000, min_tokens: int = 3, max_tokens: int = 50, seed: int = 0,
-                 n_stats: int = 10) -> list[str]:
+                 n_stats: int = 10, rules: str = "project") -> list[str]:
     """Draw the latent-space sample and write Figure 2's representativeness table."""
     from . import corpus
 
     source = dict(source)
-    _say(f"sample: source={source} n={n} tokens in [{min_tokens}, {max_tokens}] seed={seed}")
+    _say(f"sample: source={source} rules={rules} n={n} tokens {min_tokens}..{max_tokens} "
+         f"seed={seed}")
     sample, pool = corpus.sample_sequences(source, n, min_tokens=min_tokens,
-                                           max_tokens=max_tokens, seed=seed)
+                                           max_tokens=max_tokens, seed=seed, rules=rules)
     if any("\n" in s for s in sample):
         raise ValueError("sample: a sequence contains a newline")
     _say(f"pool of {len(pool)} unique eligible sequences; drew {len(sample)}")
@@ -75,8 +76,8 @@ def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, so
         "n_sequences": len(sample), "pool_size": len(pool),
         "tokens": {"total": int(sum(tokens)), "min": int(min(tokens)), "max": int(max(tokens))},
         "representativeness": None if summary is None else summary.to_dict(orient="records"),
-        **provenance(source=source, n=n, min_tokens=min_tokens, max_tokens=max_tokens,
-                     seed=seed, n_stats=n_stats),
+        **provenance(source=source, rules=rules, n=n, min_tokens=min_tokens,
+                     max_tokens=max_tokens, seed=seed, n_stats=n_stats),
     }
     write_text(out_sequences, "".join(s + "\n" for s in sample))
     write_json(out_meta, meta)
@@ -102,8 +103,11 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
 
     if threads:
         torch.set_num_threads(int(threads))
+    from .integrity import require_checksum, sha256_file
+
     seqs = read_sequences(sequences_path)
     manifest = read_json(manifest_path)
+    checksum = require_checksum(manifest, manifest_path)
     t0 = time.time()
     model, tok = models.load_from_manifest(manifest)
     _say(f"model {manifest['name']} ready in {time.time() - t0:.1f}s; embedding {len(seqs)} "
@@ -119,8 +123,10 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     write_json(out_meta, {
         "model": manifest["name"], "shape": list(X.shape), "lengths": lengths.tolist(),
         "seconds": dt, "device": embed.pick_device(device),
+        # fingerprints: what this matrix was built from, and the matrix's own bytes
+        "manifest_checksum": checksum, "embeddings_sha256": sha256_file(out_embeddings),
         **provenance(layer=layer, batch_size=batch_size, max_length=max_length,
-                     checksum=manifest.get("checksum"))})
+                     checksum=checksum)})
     return X
 
 
@@ -130,12 +136,25 @@ def load_matrix(path: str) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"matrix file {p} does not exist")
-    if p.suffix == ".npy":
-        return np.load(p, mmap_mode="r")
-    if p.suffix == ".npz":
-        with np.load(p) as z:
-            return z[z.files[0]]
-    return np.loadtxt(p, ndmin=2)
+    try:
+        if p.suffix == ".npy":
+            X = np.load(p, mmap_mode="r", allow_pickle=False)
+        elif p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                if not z.files:
+                    raise ValueError("the archive holds no array")
+                X = z[z.files[0]]
+        else:
+            X = np.loadtxt(p, ndmin=2)
+    except (ValueError, OSError, EOFError) as e:  # truncated, object dtype, not a matrix
+        raise ValueError(f"matrix file {p}: cannot be read as a numeric matrix ({e}); a "
+                         "truncated or corrupted file? Delete it and re-run the step that "
+                         "wrote it") from None
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(f"matrix file {p}: dtype {X.dtype}, expected float32 or float64 (a "
+                         f"{X.dtype} matrix is not token vectors; convert it explicitly, e.g. "
+                         "np.save(path, X.astype(np.float32)))")
+    return X
 
 
 def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int = 0,
@@ -147,8 +166,11 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
     from . import quantize as qz
     from .io import write_npz
 
+    from .integrity import check_embeddings
+
     if threads:
         faiss.omp_set_num_threads(int(threads))
+    digest = check_embeddings(embeddings_path)  # refuses a matrix changed since embed wrote it
     X = qz.check_matrix(load_matrix(embeddings_path), embeddings_path,
                         min_rows=1 << int(spec.get("nbits", 8)))
     t0 = time.time()
@@ -158,16 +180,21 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
     _say(f"{spec['method']} M={res['M']} K={res['K']} on {res['train_rows']} training rows "
          f"({'GPU' if res['gpu'] else 'CPU'}): {dt:.1f}s, reconstruction MSE {res['mse']:.4g}")
     meta = {k: res[k] for k in ("method", "kind", "M", "nbits", "K", "train_rows", "gpu", "mse")}
-    meta.update(seconds=dt, **provenance(spec=dict(spec), seed=seed, train_size=train_size))
+    meta.update(seconds=dt, embeddings_sha256=digest,
+                **provenance(spec=dict(spec), seed=seed, train_size=train_size))
     write_npz(out_path, codes=res["codes"], codebooks=res["codebooks"],
               meta=np.array(json.dumps(meta)))
     return res
 
 
 def read_quantized(path: str) -> tuple[np.ndarray, np.ndarray, str, dict]:
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        return z["codes"], z["codebooks"], meta["kind"], meta
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            return z["codes"], z["codebooks"], meta["kind"], meta
+    except (ValueError, OSError, EOFError, KeyError) as e:
+        raise ValueError(f"quantizer file {path}: unreadable ({type(e).__name__}: {e}); "
+                         "delete it and re-run the quantize step") from None
 
 
 # ----------------------------------------------------------------------------- measures
@@ -177,13 +204,22 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
     """All measures of one latent matrix: ``{"spread": …, <quantizer name>: …}`` as JSON."""
     from . import measures
 
+    from .integrity import check_built_from, check_embeddings, sha256_file
+
+    digest = check_embeddings(embeddings_path)
     X = load_matrix(embeddings_path)
     names = quantizers or [Path(p).stem.removeprefix("quantized_") for p in quantized_paths]
     if len(names) != len(quantized_paths):
         raise ValueError("measures: one quantizer name per quantized file expected")
-    quantized = {}
+    quantized, fingerprints = {}, {"embeddings_sha256": digest, "quantized_sha256": {}}
+    emb_meta = Path(embeddings_path).with_suffix(".json")
+    if Path(embeddings_path).suffix == ".npy" and emb_meta.is_file():
+        fingerprints["manifest_checksum"] = read_json(emb_meta).get("manifest_checksum")
     for name, path in zip(names, quantized_paths):
-        codes, codebooks, kind, _ = read_quantized(path)
+        codes, codebooks, kind, qmeta = read_quantized(path)
+        # codes of another matrix (same shape or not) give meaningless RE/RS/RI: refuse
+        check_built_from(path, qmeta.get("embeddings_sha256"), embeddings_path, digest)
+        fingerprints["quantized_sha256"][name] = sha256_file(path)
         quantized[name] = (codes, codebooks, kind)
     t0 = time.time()
     result = measures.all_measures(X, quantized, variant=variant, seed=seed)
@@ -191,6 +227,7 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
     out = dict(result)
     out["provenance"] = provenance(variant=variant, seed=seed, n_rows=int(X.shape[0]),
                                    quantizers=names)
+    out["provenance"].update(fingerprints)
     write_json(out_path, out)
     return result
 

@@ -10,6 +10,7 @@ rule sample:
         log("sample/sample.log"),
     params:
         source=config["sample"]["source"],
+        rules=config["sample"].get("rules", "project"),
         n=config["sample"].get("n", 5000),
         min_tokens=config["sample"].get("min_tokens", 3),
         max_tokens=config["sample"].get("max_tokens", 50),
