@@ -8,4 +8,5 @@ sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
     embed_stage(manifest_path=sm.input.manifest, sequences_path=sm.input.sequences,
                 out_embeddings=sm.output.embeddings, out_meta=sm.output.meta,
-                threads=sm.threads, **sm.params)
+                threads=sm.threads, device=sm.config["embed"].get("device", "auto"),
+                **sm.params)  # embed.device is not a param: it does not change the result

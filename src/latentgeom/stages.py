@@ -246,6 +246,11 @@ def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
     rows = []
     for mpath, manpath in zip(measure_paths, manifest_paths):
         man = read_json(manpath)
+        built = (read_json(mpath).get("provenance") or {}).get("manifest_checksum")
+        if built and built != man.get("checksum"):
+            raise RuntimeError(f"{mpath} was computed for model checksum {built[:12]}…, but "
+                               f"{manpath} is {str(man.get('checksum'))[:12]}…: delete it and "
+                               "re-run (snakemake --forcerun embed)")
         row = {"model": man["name"], "architecture": man.get("architecture"),
                "kind": man.get("kind", "perturbed"),
                "alpha": man.get("alpha") if man.get("kind", "perturbed") == "perturbed" else None,

@@ -1,8 +1,47 @@
 # Shared helpers: the model grid, result paths, and the targets of `all`.
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# The rules and scripts import the installed latentgeom package (never this checkout's src/ by
+# path), so the workflow also runs as a Snakemake module or through snakedeploy.
+try:
+    import latentgeom as _latentgeom  # noqa: F401
+except ImportError as _err:
+    raise WorkflowError(
+        f"The latentgeom package is not importable by this Snakemake ({sys.executable}): "
+        "install it into the environment that runs snakemake, e.g. `make setup` in a checkout, "
+        "`pip install -e /path/to/checkout`, or `pip install 'latentgeom @ git+<repo URL>@<tag>'` "
+        "when the workflow is used as a module. See README.md, 'Installation'."
+    ) from _err
+
+
+def latentgeom_pip_spec():
+    """pip arguments that install the latentgeom code this process imports (PEP 610 record).
+
+    Exported as LATENTGEOM_PIP_SPEC for envs/*.post-deploy.sh, which install it, without
+    dependencies, into each conda env (--use-conda).
+    """
+    import json
+    import shlex
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    dist = metadata.distribution("latentgeom")
+    info = json.loads(dist.read_text("direct_url.json") or "null")
+    if info is None:  # from an index
+        return f"latentgeom=={dist.version}"
+    url = info["url"]
+    if "vcs_info" in info:
+        vcs = info["vcs_info"]
+        return shlex.quote(f"latentgeom@{vcs['vcs']}+{url}@{vcs['commit_id']}")
+    if url.startswith("file://") and "dir_info" in info:  # a local checkout
+        path = shlex.quote(unquote(urlparse(url).path))
+        return f"-e {path}" if info["dir_info"].get("editable") else path
+    return shlex.quote(f"latentgeom@{url}")  # a wheel or sdist URL
+
+
+os.environ.setdefault("LATENTGEOM_PIP_SPEC", latentgeom_pip_spec())
 
 from latentgeom.pipeline import model_table  # noqa: E402
 from latentgeom import jobsize as _size  # noqa: E402
@@ -36,6 +75,20 @@ def res(path):
 
 def log(path):
     return f"{RESULTS}/logs/{path}"
+
+
+def sample_corpus_files():
+    """Local text files the sample reads (kind files/list): declared as the rule's input."""
+    src = config["sample"]["source"]
+    if src.get("kind") not in ("files", "list"):
+        return []
+    return [str(Path(p).expanduser()) for p in src.get("paths") or []]
+
+
+def nonstandard_checkpoint(wc):
+    """A non-standard model's checkpoint file, as input when it exists (editing it re-runs)."""
+    ckpt = MODELS[wc.model].get("checkpoint")
+    return [ckpt] if ckpt and Path(ckpt).expanduser().is_file() else []
 
 
 def model_param(field):

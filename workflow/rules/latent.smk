@@ -2,6 +2,9 @@
 
 
 rule sample:
+    input:
+        # the text files a `files`/`list` sample is drawn from: editing one re-runs the sample
+        corpus=sample_corpus_files(),
     output:
         sequences=res("sample/sequences.txt"),
         meta=res("sample/sample.json"),
@@ -41,7 +44,7 @@ rule embed:
         layer=config["embed"].get("layer", -1),
         batch_size=config["embed"].get("batch_size", 64),
         max_length=config["embed"].get("max_length"),
-        device=config["embed"].get("device", "auto"),
+        # embed.device is read by the script: where the job runs does not re-run it
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),

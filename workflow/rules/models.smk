@@ -31,6 +31,9 @@ rule nonstandard:
     """A non-standard model of Section 3.4 from its recipe; weights are stored."""
     wildcard_constraints:
         model=names_regex(NONSTANDARD),
+    input:
+        # a fairseq checkpoint (when present: a missing one fails in the job, naming the file)
+        checkpoint=nonstandard_checkpoint,
     output:
         manifest=res("models/{model}/manifest.json"),
         weights=directory(res("models/{model}/weights")),
