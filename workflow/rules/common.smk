@@ -52,6 +52,13 @@ MODELS = model_table(config)
 PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed")
 NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
 QUANTIZERS = list(config["quantize"]["quantizers"])
+
+# Before any job: config files re-read strictly (duplicated keys, file:line of YAML errors), then
+# what the schema cannot see (min_tokens <= max_tokens, glue.source exists, PQ M | hidden size).
+from latentgeom.preflight import check_config as _check_config, check_files as _check_files  # noqa: E402
+
+_check_files(workflow.configfiles)
+_check_config(config, MODELS)
 # One GPU decision for every GPU-capable rule (config resources.gpu: none | auto | N).
 GPU_SETTING = (config.get("resources") or {}).get("gpu", "none")
 

@@ -1,0 +1,130 @@
+"""Checks that run when the workflow is planned, before any job: fail at once, naming the cause.
+
+The JSON schema checks each value alone; these check what needs two values, a file, or the model:
+
+- config files are re-read with a strict YAML loader: a duplicated key (which YAML loaders
+  silently resolve to the last value) and a syntax error are reported with file and line;
+- ``sample.min_tokens <= sample.max_tokens``; the ``files``/``list`` paths exist;
+- ``glue.source`` is ``minibench``, ``hub`` or an existing folder;
+- every product quantizer's ``M`` divides the hidden size of every model (read from the model's
+  local ``config.json`` when its source resolves locally; hub models are checked by the quantize
+  job before it trains).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run, found before any job starts."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicated mapping keys."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            first = seen[key].start_mark
+            raise yaml.constructor.ConstructorError(
+                f"while reading a mapping (line {node.start_mark.line + 1})",
+                node.start_mark,
+                f"duplicated key {key!r} (first at line {first.line + 1}); the first value "
+                "would be silently dropped", key_node.start_mark)
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml_strict(path: str | os.PathLike) -> Any:
+    """A YAML file, or :class:`ConfigError` with ``file:line:column`` on a syntax error or a
+    duplicated key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e})") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: {e.problem or e}"
+                          + (f" ({e.context})" if e.context else "")) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def check_files(paths) -> None:
+    """Strictly re-read every config file (the ones Snakemake loaded leniently)."""
+    for p in paths:
+        if Path(p).is_file():
+            load_yaml_strict(p)
+
+
+def model_hidden_size(source: str) -> int | None:
+    """``hidden_size`` from a locally resolvable model's ``config.json``; None if not local."""
+    from .models import SourceError, resolve_source
+
+    if not isinstance(source, str) or source.startswith("hub:"):
+        return None
+    try:
+        resolved = Path(resolve_source(source))
+    except SourceError:
+        raise
+    cfg = resolved / "config.json"
+    if not cfg.is_file():
+        return None  # a bare hub id
+    try:
+        return int(json.loads(cfg.read_text())["hidden_size"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def check_config(config: dict[str, Any], models: dict[str, dict[str, Any]] | None = None) -> None:
+    """Every cross-field check of a (schema-validated) config; raises :class:`ConfigError`."""
+    s = config.get("sample") or {}
+    lo, hi = s.get("min_tokens", 3), s.get("max_tokens", 50)
+    if lo > hi:
+        raise ConfigError(f"sample.min_tokens ({lo}) > sample.max_tokens ({hi}): no sequence "
+                          "can be drawn")
+    src = s.get("source") or {}
+    if src.get("kind") in ("files", "list"):
+        if not src.get("paths"):
+            raise ConfigError(f"sample.source.paths: kind {src['kind']!r} needs text files")
+        for p in src["paths"]:
+            if not Path(p).expanduser().is_file():
+                raise ConfigError(f"sample.source.paths: {p} does not exist")
+    glue = config.get("glue") or {}
+    gs = str(glue.get("source", "minibench"))
+    if gs not in ("minibench", "hub") and not Path(gs).expanduser().is_dir():
+        raise ConfigError(f"glue.source: {gs!r} is neither 'minibench', 'hub' nor an existing "
+                          "folder")
+    pq = {name: int(q.get("M", 4)) for name, q in
+          ((config.get("quantize") or {}).get("quantizers") or {}).items()
+          if q.get("method") == "pq"}
+    if not pq or not models:
+        return
+    sizes: dict[str, int | None] = {}
+    for name, m in models.items():
+        source = m.get("source")
+        if source not in sizes:
+            sizes[source] = model_hidden_size(source)
+        d = sizes[source]
+        for q, M in pq.items():
+            if d is not None and d % M:
+                raise ConfigError(
+                    f"quantize.quantizers.{q}.M = {M} does not divide the hidden size {d} of "
+                    f"model {name} ({source}): a product quantizer splits each vector into M "
+                    f"equal parts (choose M among the divisors of {d})")
