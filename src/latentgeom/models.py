@@ -68,6 +68,10 @@ def resolve_source(spec: str) -> str:
         return str(p)
     if looks_local:
         raise SourceError(f"model source {spec!r}: path {p} does not exist")
+    scheme = path.split(":", 1)[0] if ":" in path.split("/", 1)[0] else None
+    if scheme is not None:
+        raise SourceError(f"model source {spec!r}: unknown scheme {scheme + ':'!r}; known: "
+                          "'packaged:NAME', 'hub:ORG/NAME', 'path:DIR' (or a local path)")
     return path  # a bare hub id such as 'bert-base-uncased'
 
 
