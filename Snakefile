@@ -4,9 +4,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-# The embedded default, unless the command line names its own config file(s): Snakemake would
-# otherwise merge e.g. config/paper.yaml's models *into* the default's instead of replacing them.
-if not workflow.overwrite_configfiles:
+# The embedded default, unless the command line gives a whole configuration: `--configfile
+# config/paper.yaml [overrides.yaml ...]` is used as given (files merged in order), so the
+# default's models never leak into it; a command line with no models (`--config key=value`, or
+# a --configfile holding only overrides) is layered on top of the default.
+if "models" not in config:
 
     configfile: "config/config.yaml"
 

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 #: Subcommands registered by other modules: ``module`` must define ``add_cli(subparsers)``.
-PLUGINS = ("latentgeom.glue.finetune", "latentgeom.analysis")
+PLUGINS = ("latentgeom.glue.finetune", "latentgeom.analysis", "latentgeom.integrity",
+           "latentgeom.preflight")
 
 
 def _perturb(a: argparse.Namespace) -> None:
@@ -38,6 +39,12 @@ def _sample(a: argparse.Namespace) -> None:
     sample_stage(out_sequences=str(out), out_meta=str(out.with_suffix(".json")),
                  out_stats=a.stats, source=source, n=a.n, min_tokens=a.min_tokens,
                  max_tokens=a.max_tokens, seed=a.seed, n_stats=a.n_stats, rules=a.rules)
+
+
+def _prefetch(a: argparse.Namespace) -> None:
+    from .prefetch import prefetch, read_configs
+
+    prefetch(read_configs(a.configfile), dry_run=a.dry_run)
 
 
 def _embed(a: argparse.Namespace) -> None:
@@ -154,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="JSON to write")
     s.set_defaults(func=_measures)
+
+    s = sub.add_parser("prefetch", help="download every hub model/dataset a config names into "
+                       "the HF cache (run where there is network, before the workflow)")
+    s.add_argument("--configfile", nargs="+", required=True, metavar="YAML",
+                   help="config file(s), merged in order as snakemake --configfile does")
+    s.add_argument("-n", "--dry-run", action="store_true", help="list, do not download")
+    s.set_defaults(func=_prefetch)
 
     for mod in PLUGINS:
         try:

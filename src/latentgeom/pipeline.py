@@ -24,7 +24,9 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
 
     For each base: every alpha in ``alphas`` (duplicates removed, sorted); all ``seeds`` where
     ``0 < alpha <= multi_seed_max_alpha``, else the first seed only (alpha = 0 is the unperturbed
-    base whatever the seed, so it is built once).
+    base whatever the seed, so it is built once). Then every ``(alpha, seed)`` of the explicit
+    ``grid`` (a list of ``{alpha, seeds}``), for uneven replicate counts such as the published
+    models' (e.g. triplicates up to 4%, one run above).
     """
     models_cfg = config["models"]
     scope = models_cfg.get("scope", "encoder_weights")
@@ -32,16 +34,25 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
     for base, spec in models_cfg["bases"].items():
         seeds = list(spec.get("seeds", [0]))
         max_multi = float(spec.get("multi_seed_max_alpha", 1.0))
-        for alpha in sorted({float(a) for a in spec["alphas"]}):
+        pairs = []
+        for alpha in sorted({float(a) for a in spec.get("alphas") or []}):
             if not 0.0 <= alpha <= 1.0:
                 raise ValueError(f"models.bases.{base}.alphas: alpha must be in [0, 1], got {alpha}")
-            use = seeds if 0.0 < alpha <= max_multi else seeds[:1]
-            for seed in use:
-                out.append({
-                    "name": model_name(base, alpha, seed), "base_name": base,
-                    "source": spec["source"], "architecture": spec["architecture"],
-                    "kind": "perturbed", "alpha": alpha, "seed": int(seed), "scope": scope,
-                })
+            pairs += [(alpha, s) for s in (seeds if 0.0 < alpha <= max_multi else seeds[:1])]
+        for i, entry in enumerate(spec.get("grid") or []):
+            alpha = float(entry["alpha"])
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"models.bases.{base}.grid[{i}].alpha: alpha must be in [0, 1], "
+                                 f"got {alpha}")
+            pairs += [(alpha, s) for s in entry.get("seeds", [0])]
+        if not pairs:
+            raise ValueError(f"models.bases.{base}: needs 'alphas' or 'grid'")
+        for alpha, seed in pairs:
+            out.append({
+                "name": model_name(base, alpha, seed), "base_name": base,
+                "source": spec["source"], "architecture": spec["architecture"],
+                "kind": "perturbed", "alpha": alpha, "seed": int(seed), "scope": scope,
+            })
     names = [m["name"] for m in out]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
