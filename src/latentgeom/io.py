@@ -28,6 +28,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp",
                                dir=path.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600 whatever the umask
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -37,6 +38,60 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Key under which :func:`write_json` records the non-finite values it wrote as ``null``.
+NONFINITE_KEY = "_nonfinite"
+
+
+def _replace_nonfinite(obj: Any, pointer: str, found: dict[str, str]) -> Any:
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        if f != f:
+            found[pointer] = "NaN"
+            return None
+        if f in (float("inf"), float("-inf")):
+            found[pointer] = "Infinity" if f > 0 else "-Infinity"
+            return None
+        return f if isinstance(obj, np.floating) else obj
+    if isinstance(obj, dict):
+        return {k: _replace_nonfinite(v, f"{pointer}/{k}", found) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_replace_nonfinite(v, f"{pointer}/{i}", found) for i, v in enumerate(obj)]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return _replace_nonfinite(obj.tolist(), pointer, found)
+    return obj
+
+
+def _restore_nonfinite(obj: Any, found: dict[str, str]) -> None:
+    for pointer, what in found.items():
+        parts = pointer.strip("/").split("/")
+        node = obj
+        try:
+            for p in parts[:-1]:
+                node = node[int(p)] if isinstance(node, list) else node[p]
+            last = parts[-1]
+            value = {"NaN": float("nan"), "Infinity": float("inf"),
+                     "-Infinity": float("-inf")}[what]
+            if isinstance(node, list):
+                node[int(last)] = value
+            else:
+                node[last] = value
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue
 
 
 def _json_default(obj: Any) -> Any:
@@ -50,13 +105,27 @@ def _json_default(obj: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically (NaN is written as ``NaN``, which Python reads)."""
+    """Write ``obj`` as indented, strict JSON, atomically.
+
+    NaN and ±Infinity are not JSON: they are written as ``null`` and, when ``obj`` is a mapping,
+    listed under ``"_nonfinite"`` as ``{"/group/name": "NaN" | "Infinity" | "-Infinity"}`` (JSON
+    pointers), so strict parsers read the file and :func:`read_json` restores the values.
+    """
+    found: dict[str, str] = {}
+    clean = _replace_nonfinite(obj, "", found)
+    if found and isinstance(clean, dict):
+        clean = {**clean, NONFINITE_KEY: found}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(clean, indent=2, sort_keys=False, default=_json_default,
+                                  allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file; values :func:`write_json` stored as ``null`` + ``"_nonfinite"`` restored."""
+    obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(obj, dict) and isinstance(obj.get(NONFINITE_KEY), dict):
+        _restore_nonfinite(obj, obj.pop(NONFINITE_KEY))
+    return obj
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

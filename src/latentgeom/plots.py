@@ -36,7 +36,9 @@ def _save(fig, path: Path) -> list[Path]:
     for ext in (".png", ".pdf"):
         target = path.with_suffix(ext)
         with atomic_path(target, suffix=ext) as tmp:
-            fig.savefig(tmp, format=ext[1:])
+            # no CreationDate: identical runs give byte-identical PDFs
+            fig.savefig(tmp, format=ext[1:],
+                        metadata={"CreationDate": None} if ext == ".pdf" else None)
         out.append(target)
     plt.close(fig)
     return out

@@ -63,6 +63,10 @@ def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, so
                                            max_tokens=max_tokens, seed=seed, rules=rules)
     if any("\n" in s for s in sample):
         raise ValueError("sample: a sequence contains a newline")
+    if not sample:
+        raise ValueError(f"sample: no sequence with {min_tokens}..{max_tokens} tokens in "
+                         f"{source.get('paths') or source.get('name') or source.get('kind')} "
+                         "(an empty file?)")
     _say(f"pool of {len(pool)} unique eligible sequences; drew {len(sample)}")
     if out_stats:
         table, summary = corpus.representativeness(pool, len(sample), n_stats, seed)
@@ -85,7 +89,12 @@ def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, so
 
 
 def read_sequences(path: str) -> list[str]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = Path(path).read_bytes()[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {e.object[e.start]:#x} at offset "
+                         f"{e.start}); re-encode the file as UTF-8") from None
     seqs = [s for s in lines if s.strip()]
     if not seqs:
         raise ValueError(f"{path}: no sequences")

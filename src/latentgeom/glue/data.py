@@ -121,8 +121,13 @@ def validate_frame(task: Task, frame, split: str, origin: str = "") -> None:
     for c in task.text_columns:
         bad = frame[c].map(lambda v: not isinstance(v, str))
         if bad.any():
-            raise GlueDataError(f"{where}: column {c!r} has {int(bad.sum())} non-text value(s), "
-                                f"first at row {int(np.flatnonzero(bad.to_numpy())[0])}")
+            raise GlueDataError(f"{where}: column {c!r} has {int(bad.sum())} non-text value(s) "
+                                "(missing/NaN), first at row "
+                                f"{int(np.flatnonzero(bad.to_numpy())[0])}")
+        empty = frame[c].map(lambda v: not v.strip())
+        if empty.any():
+            raise GlueDataError(f"{where}: column {c!r} has {int(empty.sum())} empty text(s), "
+                                f"first at row {int(np.flatnonzero(empty.to_numpy())[0])}")
     try:
         y = frame[task.label_column].to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -143,6 +148,9 @@ def validate_frame(task: Task, frame, split: str, origin: str = "") -> None:
                 f"{where}: {int(out.sum())} label(s) outside the classes "
                 f"0..{task.num_labels - 1}, e.g. {y[out][0]} (GLUE test splits are unlabelled "
                 "(-1) and cannot be used)")
+        if split == task.train_split and len(np.unique(y)) < 2:
+            raise GlueDataError(f"{where}: every training example has label {y[0]:g}; a "
+                                "classifier cannot learn from one class")
 
 
 # --------------------------------------------------------------------------- tokenising
@@ -197,6 +205,9 @@ def build_cache(*, task: Task, source: str | Path, tokenizer_source: str, out_di
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    from ..io import current_umask
+
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 whatever the umask
     try:
         splits = {}
         for split, frame in frames.items():
