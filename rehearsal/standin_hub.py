@@ -740,7 +740,7 @@ def _wikitext_tokens(s: str) -> str:
     s = re.sub(r"(\w)-(\w)", r"\1 @-@ \2", s)
     s = re.sub(r"(\d),(\d)", r"\1 @,@ \2", s)
     s = re.sub(r"(\d)\.(\d)", r"\1 @.@ \2", s)
-    s = re.sub(r"([,;:!?()\"])", r" \1 ", s)
+    s = re.sub(r"(?<!@)([,;:!?()\"])(?!@)", r" \1 ", s)
     s = re.sub(r"\.(\s|$)", r" .\1", s)
     s = re.sub(r"'s\b", " 's", s)
     return " ".join(s.split())
