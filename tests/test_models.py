@@ -171,3 +171,27 @@ def test_manifest_without_checksum_is_an_error(tiny_bert):
                                scope="encoder_weights", architecture="a")
     with pytest.raises(ValueError, match="no checksum"):
         models.load_from_manifest(man)
+
+
+def test_config_without_model_type_is_typed_by_its_name(tmp_path, tiny_bert):
+    """The real prajjwal1/bert-small config.json has no model_type: Transformers 5 refuses it
+    (AutoConfig), 4.x guessed 'bert' from the name. load_base/load_tokenizer must still load it."""
+    import json
+    import shutil
+
+    from transformers import AutoConfig
+
+    dest = tmp_path / "prajjwal1-bert-small"
+    shutil.copytree(tiny_bert, dest)
+    cfg = json.loads((dest / "config.json").read_text())
+    cfg.pop("model_type", None), cfg.pop("architectures", None)
+    (dest / "config.json").write_text(json.dumps(cfg))
+    for f in ("tokenizer_config.json",):
+        if (dest / f).exists():
+            tc = json.loads((dest / f).read_text())
+            tc.pop("tokenizer_class", None)
+            (dest / f).write_text(json.dumps(tc))
+    with pytest.raises(ValueError, match="model_type"):
+        AutoConfig.from_pretrained(str(dest))
+    model, tok = models.load_base(str(dest))
+    assert model.config.model_type == "bert" and tok("a test")["input_ids"]

@@ -81,6 +81,33 @@ def resolve_source(spec: str) -> str:
 INIT_SEED = 0
 
 
+def load_config(spec: str, **kwargs):
+    """``AutoConfig`` of a model source; a ``config.json`` without ``model_type`` (e.g. the real
+    ``prajjwal1/bert-small``) gets the type its name contains, as Transformers < 5 guessed it."""
+    from transformers import CONFIG_MAPPING, AutoConfig
+
+    resolved = resolve_source(spec)
+    try:
+        return AutoConfig.from_pretrained(resolved, **kwargs)
+    except ValueError as exc:
+        if "model_type" not in str(exc):
+            raise
+        name = str(resolved).lower()
+        for key in sorted(CONFIG_MAPPING.keys(), key=len, reverse=True):
+            if key in name:
+                return CONFIG_MAPPING[key].from_pretrained(resolved, **kwargs)
+        raise ValueError(f"model source {spec!r}: config.json has no model_type and its name "
+                         "names no known model type") from exc
+
+
+def load_tokenizer(spec: str):
+    """``AutoTokenizer`` of a model source (its class chosen with :func:`load_config`'s help)."""
+    from transformers import AutoTokenizer
+
+    resolved = resolve_source(spec)
+    return AutoTokenizer.from_pretrained(resolved, config=load_config(resolved))
+
+
 def load_base(spec: str, *, with_tokenizer: bool = True):
     """Load the unperturbed base encoder (``AutoModel``) and optionally its tokenizer.
 
@@ -89,15 +116,17 @@ def load_base(spec: str, *, with_tokenizer: bool = True):
     the pretrained weights and are left out of :func:`model_checksum`.
     """
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     resolved = resolve_source(spec)
+    config = load_config(resolved)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
-        model, info = AutoModel.from_pretrained(resolved, output_loading_info=True)
+        model, info = AutoModel.from_pretrained(resolved, config=config,
+                                                output_loading_info=True)
     model.latentgeom_initialised = sorted(info.get("missing_keys") or ())
     model.eval()
-    tok = AutoTokenizer.from_pretrained(resolved) if with_tokenizer else None
+    tok = load_tokenizer(resolved) if with_tokenizer else None
     return model, tok
 
 
@@ -236,8 +265,6 @@ def load_from_manifest(manifest: dict[str, Any], *, verify: bool = True):
     loaded; otherwise the perturbation is recomputed from the base. With ``verify`` the weights'
     checksum must equal the manifest's, so a changed base or library is caught, not silently used.
     """
-    from transformers import AutoTokenizer
-
     if manifest.get("weights"):
         weights = Path(manifest["weights"])
         if not (weights / "config.json").is_file():
@@ -246,8 +273,8 @@ def load_from_manifest(manifest: dict[str, Any], *, verify: bool = True):
         model, _ = load_base(str(weights), with_tokenizer=False)
         has_tok = any((weights / f).is_file() for f in ("tokenizer.json", "vocab.txt",
                                                          "tokenizer_config.json"))
-        tok = AutoTokenizer.from_pretrained(
-            weights if has_tok else resolve_source(manifest.get("tokenizer") or manifest["base"]))
+        tok = load_tokenizer(str(weights) if has_tok
+                             else manifest.get("tokenizer") or manifest["base"])
     elif manifest.get("kind", "perturbed") == "perturbed":
         model, tok, _ = perturbed_model(manifest["base"], manifest["alpha"], manifest["seed"],
                                         manifest.get("scope", "encoder_weights"))

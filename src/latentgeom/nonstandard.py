@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import load_base, make_manifest, resolve_source
+from .models import load_base, load_config, load_tokenizer, make_manifest, resolve_source
 
 RECIPES = ("embedding_swap", "shuffle_embeddings", "untrained", "pretrained", "fairseq_roberta")
 
@@ -173,7 +173,7 @@ def load_fairseq_roberta(checkpoint: str | Path, config_source: str = "hub:rober
     """A Transformers ``RobertaModel`` from a fairseq ``model.pt`` (config from ``config_source``,
     e.g. roberta-base's: Sinha et al.'s models are RoBERTa-base sized)."""
     import torch
-    from transformers import AutoConfig, RobertaModel
+    from transformers import RobertaModel
 
     path = Path(checkpoint).expanduser()
     if not path.is_file():
@@ -185,7 +185,7 @@ def load_fairseq_roberta(checkpoint: str | Path, config_source: str = "hub:rober
         raise ModuleNotFoundError(f"fairseq checkpoint {path}: unpickling needs {exc.name!r} "
                                   f"(pip install {exc.name})") from exc
     state = ckpt.get("model", ckpt)
-    config = AutoConfig.from_pretrained(resolve_source(config_source))
+    config = load_config(config_source)
     model = RobertaModel(config, add_pooling_layer=False)
     mapped = fairseq_to_hf_roberta(state)
     tt = model.embeddings.token_type_embeddings.weight
@@ -233,15 +233,13 @@ def build_stage(*, name: str, manifest_path: str, weights_dir: str, recipe: str,
                 tokenizer: str | None = None, seed: int = 0,
                 checkpoint: str | None = None) -> dict[str, Any]:
     """Build, save (weights + tokenizer) and write the manifest of one non-standard model."""
-    from transformers import AutoTokenizer
-
     from .io import write_json
 
     for s in filter(None, (source, donor, tokenizer)):
         resolve_source(s)  # fail fast on missing local paths
     model, tok_source = build(recipe, source=source, donor=donor, tokenizer=tokenizer,
                               seed=seed, checkpoint=checkpoint)
-    tok = AutoTokenizer.from_pretrained(resolve_source(tok_source))
+    tok = load_tokenizer(tok_source)
     vocab = model.get_input_embeddings().weight.shape[0]
     if len(tok) > vocab:
         raise ValueError(f"nonstandard {name}: tokenizer {tok_source!r} has {len(tok)} tokens but "

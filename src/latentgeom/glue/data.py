@@ -195,13 +195,11 @@ def build_cache(*, task: Task, source: str | Path, tokenizer_source: str, out_di
     import shutil
     import tempfile
 
-    from transformers import AutoTokenizer
-
     from ..io import versions
-    from ..models import resolve_source
+    from ..models import load_tokenizer
 
     frames = load_split_frames(task, source)
-    tok = AutoTokenizer.from_pretrained(resolve_source(tokenizer_source))
+    tok = load_tokenizer(tokenizer_source)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))

@@ -112,15 +112,13 @@ def classification_model(manifest: dict[str, Any], num_labels: int, problem_type
     rebuilt and checksum-verified, or stored weights loaded); the classification head is
     initialised under ``seed``. Returns ``(model, tokenizer)``.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
-    from ..models import load_from_manifest, resolve_source
+    from ..models import load_config, load_from_manifest
 
     encoder, tok = load_from_manifest(manifest, verify=verify)
-    config_src = manifest["weights"] if manifest.get("weights") else \
-        resolve_source(manifest["base"])
-    config = AutoConfig.from_pretrained(config_src, num_labels=num_labels,
-                                        problem_type=problem_type)
+    config_src = manifest["weights"] if manifest.get("weights") else manifest["base"]
+    config = load_config(config_src, num_labels=num_labels, problem_type=problem_type)
     set_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
     missing, unexpected = model.base_model.load_state_dict(encoder.state_dict(), strict=False)
