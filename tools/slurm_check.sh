@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # A real-SLURM check of the shipped profile (workflow/profiles/slurm), repeatable on a Debian or
 # Ubuntu machine where we are root:
-#   1. installs slurm-wlm + munge (apt-get) if missing, and snakemake-executor-plugin-slurm into
-#      the project's .venv if missing;
-#   2. starts a private one-node SLURM (munged, slurmctld, slurmd; no job accounting:
-#      AccountingStorageType=accounting_storage/none) with its own config, state and sockets under
-#      a work folder, touching no system-wide SLURM/munge setup;
-#   3. clones the repository (committed state), writes a tiny configuration (packaged MiniLM, 2
-#      models + 1 non-standard, 80 sequences, two proxy tasks, checkpoints every 5 steps, and the
-#      one CPU-cluster setting `resources.gpu: none`), runs it locally, then through the profile
-#      exactly as shipped;
-#   4. while the SLURM run goes, scancels one fine-tuning job once it has written a checkpoint; the
-#      retry must log "resumed from checkpoint";
-#   5. compares tables and the per-model measures byte for byte with the local run, checks that a
-#      second `snakemake -n` says "Nothing to be done", and stops every daemon it started by PID.
-# Exit status: 0 pass, 1 fail, 77 skipped (not root / no apt-get / not Debian-like).
-# Usage: tools/slurm_check.sh [WORKDIR]      (env: KEEP=1 keeps the work folder)
+#   1. installs slurm-wlm + munge (and, for the accounting mode, slurmdbd + mariadb-server) with
+#      apt-get if missing, and snakemake-executor-plugin-slurm into the project's .venv if missing;
+#   2. clones the repository (committed state), writes a tiny configuration (packaged MiniLM, 2
+#      models + 1 non-standard, 80 sequences, two proxy tasks, checkpoints every 4 steps, and the
+#      one CPU-cluster setting `resources.gpu: none`) and runs it locally;
+#   3. for each mode in $MODES ("none": no job accounting, AccountingStorageType=
+#      accounting_storage/none; "accounting": slurmdbd on a private MariaDB) starts a private
+#      one-node SLURM (munged, [mariadbd, slurmdbd,] slurmctld, slurmd) with its own config, state,
+#      ports and sockets under the work folder, touching no system-wide SLURM/munge/MySQL setup;
+#      runs the DAG through the profile exactly as shipped (in the accounting mode with the
+#      profile's commented alternative `--slurm-status-command sacct`); scancels one fine-tuning
+#      job once it has written a checkpoint and requires the retry to log "resumed from
+#      checkpoint"; compares the tables and GLUE scores byte for byte with the local run; checks
+#      that `snakemake -n` says "Nothing to be done", also after changing resources.gpu and
+#      resources.headroom; stops every daemon it started, by PID.
+# Exit status: 0 pass, 1 fail, 77 skipped (not root / no apt-get / packages not installable).
+# Usage: [MODES="none accounting"] [KEEP=1] tools/slurm_check.sh [WORKDIR]
 set -uo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$REPO/.venv/bin/python}"
+MODES="${MODES:-none accounting}"
 WORK="${1:-$(mktemp -d /tmp/latentgeom-slurm.XXXXXX)}"
 mkdir -p "$WORK" && chmod 700 "$WORK"
 LOG="$WORK/check.log"
@@ -36,9 +39,9 @@ stop_daemons() {
         pid="${PIDS[$i]}"
         if kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
             kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-            say "stopped daemon pid $pid"
+            say "stopped pid $pid"
         fi
     done
     PIDS=()
@@ -47,50 +50,112 @@ cleanup() {
     local rc=$?
     [[ -n "${WATCH_PID:-}" ]] && kill "$WATCH_PID" 2>/dev/null
     stop_daemons
-    if [[ "${KEEP:-0}" != 1 && $rc -eq 0 ]]; then rm -rf "$WORK/local" "$WORK/slurm" "$WORK/repo"; fi
-    say "work folder: $WORK (log: $LOG)"
+    if [[ "${KEEP:-0}" != 1 && $rc -eq 0 ]]; then
+        rm -rf "$WORK/local" "$WORK"/slurm-* "$WORK/repo" "$WORK"/state-*
+    fi
+    say "exit $rc; work folder: $WORK (log: $LOG)"
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+apt_install() {
+    command -v apt-get >/dev/null || { say "SKIP: no apt-get (Debian/Ubuntu only)"; exit 77; }
+    say "installing $* (apt-get)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$LOG" 2>&1; then
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; } \
+            >>"$LOG" 2>&1 || { say "SKIP: apt-get install $* failed (no network?)"; exit 77; }
+    fi
+}
+
 # --- 1. prerequisites ------------------------------------------------------------------------
 if [[ $(id -u) -ne 0 ]]; then say "SKIP: needs root (starts slurmctld/slurmd/munged)"; exit 77; fi
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-    command -v apt-get >/dev/null || { say "SKIP: no apt-get (Debian/Ubuntu only)"; exit 77; }
-    say "installing slurm-wlm munge (apt-get)"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >>"$LOG" 2>&1; then
-        apt-get update -q >>"$LOG" 2>&1 && \
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >>"$LOG" 2>&1 || \
-        { say "SKIP: apt-get install slurm-wlm munge failed (no network?)"; exit 77; }
-    fi
+command -v slurmctld >/dev/null && command -v munged >/dev/null || apt_install slurm-wlm munge
+if [[ " $MODES " == *" accounting "* ]]; then
+    command -v slurmdbd >/dev/null && command -v mariadbd >/dev/null \
+        || apt_install slurmdbd mariadb-server
 fi
 [[ -x "$PY" ]] || fail "no Python at $PY (make setup first)"
 if ! "$PY" -c "import snakemake_executor_plugin_slurm" 2>/dev/null; then
     say "installing snakemake-executor-plugin-slurm into $(dirname "$PY")"
     "$PY" -m pip install -q "snakemake-executor-plugin-slurm>=2" >>"$LOG" 2>&1 || fail "pip install"
 fi
-say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version)"
+say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES"
 
-# --- 2. a private one-node SLURM -------------------------------------------------------------
 HOST=$(hostname -s)
 CPUS=$(nproc)
 MEM=$(awk '/MemTotal/ {print int($2/1024) - 1024}' /proc/meminfo)
-S="$WORK/slurm-state"
-mkdir -p "$S"/{ctld,spool,munge,log}
-chmod 700 "$S/munge"
-dd if=/dev/urandom of="$S/munge/munge.key" bs=1024 count=1 status=none
-chmod 400 "$S/munge/munge.key"
-MUNGE_SOCK="$S/munge/munge.socket"
-munged --foreground --force --key-file="$S/munge/munge.key" --socket="$MUNGE_SOCK" \
-    --pid-file="$S/munge/munged.pid" --log-file="$S/log/munged.log" \
-    --seed-file="$S/munge/munged.seed" >>"$S/log/munged.out" 2>&1 &
-PIDS+=($!); say "munged pid $!"
-for _ in $(seq 50); do [[ -S "$MUNGE_SOCK" ]] && break; sleep 0.2; done
-[[ -S "$MUNGE_SOCK" ]] || fail "munged did not start (see $S/log/munged.log)"
 
-export SLURM_CONF="$S/slurm.conf"
-cat > "$SLURM_CONF" <<EOF
+start_munge() {  # $1: state folder
+    local S=$1
+    mkdir -p "$S"/{munge,log}
+    chmod 700 "$S/munge"
+    dd if=/dev/urandom of="$S/munge/munge.key" bs=1024 count=1 status=none
+    chmod 400 "$S/munge/munge.key"
+    MUNGE_SOCK="$S/munge/munge.socket"
+    munged --foreground --force --key-file="$S/munge/munge.key" --socket="$MUNGE_SOCK" \
+        --pid-file="$S/munge/munged.pid" --log-file="$S/log/munged.log" \
+        --seed-file="$S/munge/munged.seed" >>"$S/log/munged.out" 2>&1 &
+    PIDS+=($!); say "munged pid $!"
+    for _ in $(seq 50); do [[ -S "$MUNGE_SOCK" ]] && break; sleep 0.2; done
+    [[ -S "$MUNGE_SOCK" ]] || fail "munged did not start (see $S/log/munged.log)"
+}
+
+start_accounting_db() {  # $1: state folder; MariaDB on 127.0.0.1:16306 + slurmdbd on :16819
+    local S=$1
+    mkdir -p "$S/db" "$S/run"
+    mariadb-install-db --user=root --datadir="$S/db" --skip-test-db >>"$S/log/mariadb-install.log" 2>&1 \
+        || fail "mariadb-install-db (see $S/log/mariadb-install.log)"
+    mariadbd --user=root --datadir="$S/db" --socket="$S/run/mysql.sock" --port=16306 \
+        --bind-address=127.0.0.1 --pid-file="$S/run/mariadbd.pid" \
+        --log-error="$S/log/mariadbd.log" --innodb-buffer-pool-size=64M >/dev/null 2>&1 &
+    PIDS+=($!); say "mariadbd pid $!"
+    for _ in $(seq 100); do [[ -S "$S/run/mysql.sock" ]] && break; sleep 0.2; done
+    mariadb -S "$S/run/mysql.sock" -u root -e "
+        CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'lgcheck';
+        CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'lgcheck';
+        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
+        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';" || fail "MariaDB user"
+    cat > "$S/slurmdbd.conf" <<EOF
+AuthType=auth/munge
+AuthInfo=socket=$MUNGE_SOCK
+DbdHost=$HOST
+DbdPort=16819
+SlurmUser=root
+PidFile=$S/run/slurmdbd.pid
+LogFile=$S/log/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=16306
+StorageUser=slurm
+StoragePass=lgcheck
+StorageLoc=slurm_acct_db
+EOF
+    chmod 600 "$S/slurmdbd.conf"
+    slurmdbd -D >>"$S/log/slurmdbd.out" 2>&1 &   # reads slurmdbd.conf beside $SLURM_CONF
+    PIDS+=($!); say "slurmdbd pid $!"
+    for _ in $(seq 60); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 1; done
+    sacctmgr -i add cluster lgcheck >>"$LOG" 2>&1
+    sacctmgr -i add account lgcheck Description=check Organization=check >>"$LOG" 2>&1
+    sacctmgr -i add user root Account=lgcheck DefaultAccount=lgcheck >>"$LOG" 2>&1
+    sacctmgr -n list user root format=user,defaultaccount | tee -a "$LOG" | grep -q lgcheck \
+        || fail "slurmdbd: no user root in account lgcheck (see $S/log/slurmdbd.log)"
+}
+
+start_slurm() {  # $1: mode (none | accounting)
+    local mode=$1 S="$WORK/state-$1"
+    rm -rf "$S"; mkdir -p "$S"/{ctld,spool,log}
+    export SLURM_CONF="$S/slurm.conf"
+    start_munge "$S"
+    local acct="AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none"
+    if [[ $mode == accounting ]]; then
+        acct="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=$HOST
+AccountingStoragePort=16819
+JobAcctGatherType=jobacct_gather/linux"
+    fi
+    cat > "$SLURM_CONF" <<EOF
 ClusterName=lgcheck
 SlurmctldHost=$HOST
 SlurmUser=root
@@ -114,26 +179,27 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MinJobAge=300
-# No job accounting: sacct answers "Slurm accounting storage is disabled".
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+$acct
 JobCompType=jobcomp/none
 NodeName=$HOST CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
-slurmctld -D -i -f "$SLURM_CONF" >>"$S/log/slurmctld.out" 2>&1 &
-PIDS+=($!); say "slurmctld pid $!"
-sleep 2
-slurmd -D -f "$SLURM_CONF" >>"$S/log/slurmd.out" 2>&1 &
-PIDS+=($!); say "slurmd pid $!"
-for _ in $(seq 60); do
-    sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)' && break; sleep 1
-done
-sinfo -h -o "%P %D %T %c %m" | tee -a "$LOG" | grep -qE 'idle|mixed' || fail "node not idle"
-sacct -n >/dev/null 2>"$WORK/sacct.err"; say "sacct says: $(head -1 "$WORK/sacct.err")"
+    [[ $mode == accounting ]] && start_accounting_db "$S"
+    slurmctld -D -i -f "$SLURM_CONF" >>"$S/log/slurmctld.out" 2>&1 &
+    PIDS+=($!); say "slurmctld pid $!"
+    sleep 2
+    slurmd -D -f "$SLURM_CONF" >>"$S/log/slurmd.out" 2>&1 &
+    PIDS+=($!); say "slurmd pid $!"
+    for _ in $(seq 60); do
+        sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)' && break; sleep 1
+    done
+    sinfo -h -o "%P %D %T %c %m" | tee -a "$LOG" | grep -qE 'idle|mixed' || fail "node not idle"
+    if sacct -n >/dev/null 2>"$WORK/sacct.err"; then say "sacct works"
+    else say "sacct says: $(head -1 "$WORK/sacct.err")"; fi
+}
 
-# --- 3. clean clone, tiny config, local run ---------------------------------------------------
-rm -rf "$WORK/repo" "$WORK/local" "$WORK/slurm"
+# --- 2. clean clone, tiny config, local run ---------------------------------------------------
+rm -rf "$WORK/repo" "$WORK/local" "$WORK"/slurm-*
 git clone -q "$REPO" "$WORK/repo" || fail "git clone"
 say "clone at $(git -C "$WORK/repo" rev-parse --short HEAD)"
 export PYTHONPATH="$WORK/repo/src${PYTHONPATH:+:$PYTHONPATH}"   # the clone's package, not $REPO's
@@ -150,29 +216,33 @@ cfg["sample"].update(n=80, representativeness_samples=2)
 cfg["quantize"]["train_size"] = None
 for q in cfg["quantize"]["quantizers"].values():
     q.update(M=2, nbits=4)
-cfg["glue"].update(tasks=["polarity", "shuffled"], epochs=2, checkpoint_every=5)
-cfg["glue"]["minibench"]["sizes"] = {"polarity": [24, 16], "shuffled": [320, 32]}
+# 24 optimizer steps on "shuffled", a checkpoint every 4: long enough to be cancelled mid-way.
+cfg["glue"].update(tasks=["polarity", "shuffled"], epochs=2, batch_size=8, checkpoint_every=4)
+cfg["glue"]["minibench"]["sizes"] = {"polarity": [24, 16], "shuffled": [96, 16]}
 (work / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+# The same run with other resource settings: must re-run nothing.
+cfg["resources"] = {"gpu": "auto", "headroom": 3.0}
+(work / "tiny_gpu.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 EOF
-SMK=("$PY" -m snakemake -s "$WORK/repo/Snakefile" --configfile "$WORK/tiny.yaml")
-mkdir -p "$WORK/local" "$WORK/slurm"
+SMK=("$PY" -m snakemake -s "$WORK/repo/Snakefile")
+mkdir -p "$WORK/local"
 say "local run (--cores $CPUS)"
 t=$(date +%s)
-nice "${SMK[@]}" -d "$WORK/local" --cores "$CPUS" >"$WORK/local.log" 2>&1 || fail "local run (see $WORK/local.log)"
+nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$WORK/local" --cores "$CPUS" \
+    >"$WORK/local.log" 2>&1 || fail "local run (see $WORK/local.log)"
 say "local run done in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$WORK/local.log" | tail -1)"
 
-# --- 4. SLURM run through the shipped profile, one fine-tuning job cancelled mid-way ----------
-watch_and_cancel() {
-    # Wait for a running glue_finetune job on task shuffled whose checkpoint exists, cancel it.
-    local line id comment
-    for _ in $(seq 1200); do
+# --- 3. SLURM runs through the shipped profile, one fine-tuning job cancelled mid-way ----------
+watch_and_cancel() {  # $1: run folder. Cancel a running shuffled fine-tuning job once it checkpointed.
+    local run=$1 id comment model
+    for _ in $(seq 2400); do
         while read -r id comment; do
             [[ "$comment" == *rule_glue_finetune*task=shuffled* ]] || continue
-            if compgen -G "$WORK/slurm/results/.scratch/glue/*/shuffled*/checkpoint.pt" >/dev/null \
-               || [[ -n "$(find "$WORK/slurm/results/.scratch" -name checkpoint.pt 2>/dev/null | head -1)" ]]; then
-                echo "$id $comment" > "$WORK/cancelled.txt"
+            model=$(sed -E 's/.*model=([^,]+).*/\1/' <<<"$comment")
+            if [[ -n "$(find "$run/results/.scratch" -path "*$model*shuffled*" -name checkpoint.pt 2>/dev/null | head -1)" ]]; then
+                echo "$id $model" > "$run.cancelled"
                 scancel "$id"
-                say "scancel $id ($comment) after its first checkpoint"
+                say "scancel $id (glue_finetune $model/shuffled) after its first checkpoint"
                 return 0
             fi
         done < <(squeue -h -t RUNNING -o "%i %k" 2>/dev/null)
@@ -180,49 +250,57 @@ watch_and_cancel() {
     done
     say "watcher: no running fine-tuning job with a checkpoint seen"
 }
-watch_and_cancel & WATCH_PID=$!
-say "SLURM run: --profile workflow/profiles/slurm (as shipped)"
-t=$(date +%s)
-# --verbose only so that the log shows each sbatch call (the profile itself is as shipped).
-( cd "$WORK/repo" && nice "${SMK[@]}" -d "$WORK/slurm" --profile workflow/profiles/slurm --verbose ) \
-    >"$WORK/slurm.log" 2>&1
-rc=$?
-wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""
-say "SLURM run exit $rc in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$WORK/slurm.log" | tail -1)"
-[[ $rc -eq 0 ]] || fail "SLURM run (see $WORK/slurm.log)"
-grep -m1 -o "SLURM run ID: [^ ]*" "$WORK/slurm.log" | tee -a "$LOG" >/dev/null
-grep -Eo "sbatch call: .*" "$WORK/slurm.log" > "$WORK/sbatch_calls.txt"
-say "$(wc -l < "$WORK/sbatch_calls.txt") sbatch calls; a fine-tuning one:"
-grep -m1 "rule_glue_finetune" "$WORK/sbatch_calls.txt" | sed -E 's/ -- .*//' | cut -c1-300 | tee -a "$LOG"
-grep -qE -- "--gpus|--gres" "$WORK/sbatch_calls.txt" && fail "a job asked for a GPU"
-say "no sbatch call asked for a GPU"
 
-# --- 5. checks --------------------------------------------------------------------------------
-[[ -s "$WORK/cancelled.txt" ]] || fail "no fine-tuning job was cancelled"
-read -r cid ccomment < "$WORK/cancelled.txt"
-wc=${ccomment#*wildcards_}; model=$(sed -E 's/.*model=([^,]+).*/\1/' <<<"$wc")
-flog="$WORK/slurm/results/logs/glue/finetune/${model}_shuffled.log"
-if grep -q "resumed from checkpoint" "$flog"; then
-    say "retry of $model/shuffled: $(grep -m1 'resumed from checkpoint' "$flog")"
-else
-    fail "the retry of $model/shuffled did not resume (see $flog)"
-fi
-grep -q "attempt 2\|attempt: 2\|Trying to restart job" "$WORK/slurm.log" && say "snakemake restarted the cancelled job (retries: 1)"
+check_mode() {  # $1: mode
+    local mode=$1 run="$WORK/slurm-$1" extra=() rc t cid model flog n_same f rel
+    say "=== SLURM, accounting: $mode ==="
+    start_slurm "$mode"
+    [[ $mode == accounting ]] && extra=(--slurm-status-command sacct)  # the profile's alternative
+    mkdir -p "$run"
+    watch_and_cancel "$run" & WATCH_PID=$!
+    say "SLURM run: --profile workflow/profiles/slurm (as shipped) ${extra[*]}"
+    t=$(date +%s)
+    # --verbose only so that the log shows each sbatch call.
+    ( cd "$WORK/repo" && nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
+        --profile workflow/profiles/slurm "${extra[@]}" --verbose ) >"$run.log" 2>&1
+    rc=$?
+    wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""
+    say "SLURM run exit $rc in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$run.log" | tail -1)"
+    [[ $rc -eq 0 ]] || fail "SLURM run (see $run.log)"
+    say "$(grep -m1 -o 'SLURM run ID: [^ ]*' "$run.log"); status via $(grep -m1 -oE "status quer(y|ies)[^.]*|using '(squeue|sacct)'[^.]*" "$run.log" || echo "${extra[*]:-squeue (profile)}")"
+    grep -Eo "sbatch call: .*" "$run.log" > "$run.sbatch"
+    say "$(wc -l < "$run.sbatch") sbatch calls; one fine-tuning call:"
+    grep -m1 "rule_glue_finetune" "$run.sbatch" | cut -c1-400 | tee -a "$LOG"
+    grep -qE -- "--gpus|--gres" "$run.sbatch" && fail "a job asked for a GPU"
+    say "no sbatch call asked for a GPU"
 
-n_same=0
-while IFS= read -r f; do
-    rel=${f#"$WORK/local/"}
-    if cmp -s "$f" "$WORK/slurm/$rel"; then n_same=$((n_same + 1)); else fail "differs: $rel"; fi
-done < <(find "$WORK/local/results/tables" "$WORK/local/results/analysis" \
-              "$WORK/local/results/sample" -name '*.csv' | sort)
-for f in "$WORK"/local/results/glue/*/scores.json; do
-    rel=${f#"$WORK/local/"}; cmp -s "$f" "$WORK/slurm/$rel" && n_same=$((n_same + 1)) || fail "differs: $rel"
-done
-say "$n_same tables/scores byte-identical to the local run (incl. tables/measures.csv, tables/glue.csv)"
+    [[ -s "$run.cancelled" ]] || fail "no fine-tuning job was cancelled"
+    read -r cid model < "$run.cancelled"
+    flog="$run/results/logs/glue/finetune/${model}_shuffled.log"
+    grep -q "resumed from checkpoint" "$flog" || fail "the retry of $model/shuffled did not resume (see $flog)"
+    say "retry of cancelled job $cid: $(grep -m1 'resumed from checkpoint' "$flog")"
+    grep -E "Trying to restart job|attempt 2|retr" "$run.log" | head -2 | cut -c1-200 | tee -a "$LOG" >/dev/null
 
-( cd "$WORK/repo" && "${SMK[@]}" -d "$WORK/slurm" --profile workflow/profiles/slurm -n ) \
-    >"$WORK/rerun.log" 2>&1
-grep -q "Nothing to be done" "$WORK/rerun.log" || fail "a second run would do work (see $WORK/rerun.log)"
-say "second run: Nothing to be done"
-stop_daemons
+    n_same=0
+    while IFS= read -r f; do
+        rel=${f#"$WORK/local/"}
+        cmp -s "$f" "$run/$rel" || fail "differs from the local run: $rel"
+        n_same=$((n_same + 1))
+    done < <(find "$WORK/local/results/tables" "$WORK/local/results/analysis" \
+                  "$WORK/local/results/sample" -name '*.csv'; ls "$WORK"/local/results/glue/*/scores.json)
+    say "$n_same files byte-identical to the local run (tables/*.csv incl. measures.csv and glue.csv, analysis/*.csv, sample/*.csv, glue/*/scores.json)"
+
+    ( cd "$WORK/repo" && "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
+        --profile workflow/profiles/slurm "${extra[@]}" -n ) >"$run.rerun.log" 2>&1
+    grep -q "Nothing to be done" "$run.rerun.log" || fail "a second run would do work (see $run.rerun.log)"
+    say "second run: Nothing to be done"
+    ( cd "$WORK/repo" && "${SMK[@]}" --configfile "$WORK/tiny_gpu.yaml" -d "$run" -n ) \
+        >"$run.rerun-gpu.log" 2>&1
+    grep -q "Nothing to be done" "$run.rerun-gpu.log" \
+        || fail "changing resources.gpu/headroom would re-run jobs (see $run.rerun-gpu.log)"
+    say "with resources.gpu: auto, headroom: 3 instead: Nothing to be done"
+    stop_daemons
+}
+
+for mode in $MODES; do check_mode "$mode"; done
 say "PASS in $(( $(date +%s) - T0 )) s"
