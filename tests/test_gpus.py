@@ -157,3 +157,23 @@ def test_quantize_requests_follow_rows():
     assert jobsize.quantize_mem(big) > jobsize.quantize_mem(small)
     assert jobsize.quantize_runtime(small, "additive", 2) >= 2 * jobsize.quantize_runtime(
         small, "additive", 1) - 1
+
+
+def test_claim_for_job_reads_the_jobs_gpu_resource_and_results_folder(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, sys
+        from types import SimpleNamespace
+        sys.path.insert(0, {str(REPO / 'src')!r})
+        from latentgeom.gpus import claim_for_job
+        none = SimpleNamespace(resources={{"gpu": 0}}, config={{"results": "res"}})
+        assert claim_for_job(none) is None and "CUDA_VISIBLE_DEVICES" not in os.environ
+        job = SimpleNamespace(resources={{"gpu": 1}}, config={{"results": "res"}})
+        assert claim_for_job(job) == [0]
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+        assert os.path.exists("res/.locks/gpu0")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    env["LATENTGEOM_GPU_COUNT"] = "2"
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
