@@ -108,14 +108,15 @@ def plan(config: dict[str, Any]) -> dict[str, list]:
 def fetch_model(repo_id: str) -> str:
     """Download (or find in the cache) one model repository; prove config + tokenizer load."""
     from huggingface_hub import snapshot_download
-    from transformers import AutoConfig, AutoTokenizer
+
+    from .models import load_config, load_tokenizer
 
     path = snapshot_download(repo_id, ignore_patterns=_IGNORE)
-    AutoConfig.from_pretrained(repo_id)
+    load_config(repo_id)
     has_tokenizer = any((Path(path) / f).exists() for f in (
         "tokenizer.json", "vocab.txt", "vocab.json", "tokenizer_config.json"))
     if has_tokenizer:
-        AutoTokenizer.from_pretrained(repo_id)
+        load_tokenizer(repo_id)
     return path
 
 

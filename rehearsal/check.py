@@ -1,0 +1,86 @@
+"""Check what a rehearsal run of the paper's configuration produced (used by `make rehearsal`).
+
+    python rehearsal/check.py --configfile config/paper.yaml rehearsal/sizes.yaml
+
+Fails (exit 1, naming what is missing) unless the joined table holds every model the
+configuration asks for — the three architectures' perturbed models and every non-standard
+model — with a score for every GLUE task, a GLUE average and every measure, and unless the
+analysis tables, Figures 1-11 and their PDFs exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from latentgeom.pipeline import model_table
+from latentgeom.prefetch import read_configs
+
+MEASURES = {"spread": ["EEE", "VRM", "IS"],
+            "quantizer": ["PP", "PC_var", "PC_kl", "RS", "RE", "RI", "CD_var", "PD_EEE"]}
+
+
+def problems(config: dict) -> list[str]:
+    results = Path(config.get("results", "results"))
+    table = results / "tables" / "models.csv"
+    if not table.is_file():
+        return [f"{table} does not exist"]
+    df = pd.read_csv(table)
+    out = []
+    want = model_table(config)
+    missing = sorted(set(want) - set(df["model"]))
+    if missing:
+        out.append(f"models missing from {table}: {missing}")
+    archs = {m["architecture"] for m in want.values()}
+    if set(df["architecture"]) != archs:
+        out.append(f"architectures {sorted(set(df['architecture']))}, expected {sorted(archs)}")
+    ns = sorted(df.loc[df["kind"] == "nonstandard", "model"])
+    ns_want = sorted(n for n, m in want.items() if m["kind"] == "nonstandard")
+    if ns != ns_want:
+        out.append(f"non-standard models {ns}, expected {ns_want}")
+    tasks = config["glue"]["tasks"]
+    cols = [f"glue.{t}" for t in tasks] + ["glue_average"]
+    for q in ["spread"] + list(config["quantize"]["quantizers"]):
+        names = MEASURES["spread"] if q == "spread" else MEASURES["quantizer"]
+        cols += [c for c in df.columns for n in names if c.endswith(f"{q}.{n}")] or \
+            [f"{q}.<{'|'.join(names)}>"]
+    absent = [c for c in cols if c not in df.columns]
+    if absent:
+        out.append(f"columns missing from {table}: {absent}")
+    present = [c for c in cols if c in df.columns]
+    empty = [c for c in present if not np.isfinite(pd.to_numeric(df[c], errors="coerce")).any()]
+    if empty:
+        out.append(f"columns without a single finite value: {empty}")
+    nan_glue = df.loc[df[[f"glue.{t}" for t in tasks if f"glue.{t}" in df]].isna().any(axis=1),
+                      "model"].tolist()
+    if nan_glue:
+        out.append(f"models with a missing GLUE task score: {nan_glue}")
+    for f in ["analysis/table1.csv", "analysis/table2.csv", "analysis/predictions.csv",
+              *[f"figures/figure{i}.{e}" for i in range(1, 12) for e in ("png", "pdf")]]:
+        if not (results / f).is_file():
+            out.append(f"{results / f} does not exist")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configfile", nargs="+", required=True)
+    a = p.parse_args(argv)
+    config = read_configs(a.configfile)
+    found = problems(config)
+    for msg in found:
+        print(f"rehearsal check: {msg}", file=sys.stderr)
+    if not found:
+        df = pd.read_csv(Path(config.get("results", "results")) / "tables" / "models.csv")
+        print(f"rehearsal check: OK — {len(df)} models "
+              f"({df.groupby(['architecture', 'kind']).size().to_dict()}), "
+              f"{df.shape[1]} columns")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
