@@ -145,11 +145,13 @@ def packaged_corpus(name: str = "gensim-demo") -> list[str]:
 
 #: The hub's corpora: key -> (dataset id, config, text column, revision). PTB's hub repository
 #: still holds only a dataset script, which ``datasets`` >= 4 refuses: its Parquet conversion
-#: (``refs/convert/parquet``) has the same splits and ``sentence`` column. ``wikitext`` now lives
+#: (``refs/convert/parquet``, files ``penn_treebank/{split}/0000.parquet``) has the same splits
+#: and ``sentence`` column; without a README there, ``datasets`` infers one config, ``default``,
+#: so no config name is passed. ``wikitext`` now lives
 #: under ``Salesforce/wikitext`` (Parquet); ``wikitext-2-v1`` is the tokenised text with
 #: ``<unk>`` that the authors read through torchtext, ``wikitext-2-raw-v1`` the raw text.
 HUB_CORPORA = {
-    "ptb": ("ptb-text-only/ptb_text_only", "penn_treebank", "sentence", "refs/convert/parquet"),
+    "ptb": ("ptb-text-only/ptb_text_only", None, "sentence", "refs/convert/parquet"),
     "wikitext2": ("Salesforce/wikitext", "wikitext-2-v1", "text", None),
     "wikitext2-raw": ("Salesforce/wikitext", "wikitext-2-raw-v1", "text", None),
 }
