@@ -132,7 +132,7 @@ def test_centroid_distance_var_by_hand():
     rho = np.array([1, 1, 2, 4]) / 4
     assert M.centroid_distance_var(cb) == pytest.approx(rho.var(ddof=1))
     rho2 = np.array([1, 1, 4, 16]) / 16
-    assert M.centroid_distance_var(cb, "authors") == pytest.approx(rho2.var(ddof=1))
+    assert M.centroid_distance_var(cb, "authors") == pytest.approx(rho2.var(ddof=0))
     assert M.centroid_distance_var(np.zeros((2, 4, 3))) == 0
 
 
@@ -148,7 +148,8 @@ def test_cell_eee_by_hand():
     Xd = np.r_[X[:3], X[:3], [[4, 4]] * 3]
     cd = np.array([0] * 6 + [1] * 3)[:, None]
     assert M.cell_eee(Xd, cd, "additive") == pytest.approx(0.5)
-    assert M.cell_eee(Xd, cd, "additive", variant="authors") == pytest.approx(0.5)
+    # authors: eigenvalues (v, 0): diff (v/2, 0), trapezoid v/4, over v * 2 / 2 -> 0.25
+    assert M.cell_eee(Xd, cd, "additive", variant="authors") == pytest.approx(0.25)
 
 
 def test_cell_eee_matches_per_cell_loop_product():
@@ -231,3 +232,157 @@ def test_spread_measures_equal_the_single_functions():
         assert s["EEE"] == pytest.approx(M.eee(X), abs=1e-12)
         assert s["VRM"] == pytest.approx(M.vrm(X), abs=1e-12)
         assert s["IS"] == pytest.approx(M.isoscore(X), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- authors' variant
+# Issue 9's table: each row checked against an independent, loop-based computation of the
+# rules in ../shared/reference/NOTES.md (sklearn PCA, scipy's differential_entropy and kl_div),
+# on a small fixed matrix and fixed codes, with the same seeded random references.
+def _fixed_data():
+    g = np.random.default_rng(20240901)
+    X = g.standard_normal((240, 6)) @ g.standard_normal((6, 6)) + g.standard_normal(6)
+    X[10:14] = X[3]  # duplicates inside a cell
+    codes = g.integers(0, 5, size=(240, 2))
+    codes[:, 1] = np.minimum(codes[:, 1], 3)  # codebook 1 never uses its last centroid
+    codes[200:, 0] = 4  # a big cell
+    one = np.flatnonzero(codes[:, 1] == 0)
+    codes[one[1:], 1] = 1  # a cell with a single point
+    codes[:20, 1] = 3
+    codes[20:24, 1] = 2
+    return X, codes
+
+
+def _eee_by_hand(points):
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import auc
+
+    ev = PCA().fit(points).explained_variance_
+    num_pc, total = len(ev), sum(ev)
+    cum = np.cumsum(ev)
+    even = np.array([total * (k + 1) / num_pc for k in range(num_pc)])
+    return round(auc(range(num_pc), cum - even) / (total * num_pc / 2), 4)
+
+
+def _pd_eee_by_hand(X, codes):
+    values = []
+    for m in range(codes.shape[1]):
+        cells = {}
+        for i in range(len(X)):
+            cells.setdefault(codes[i, m], []).append(X[i])  # the FULL d-dim vector
+        for pts in cells.values():
+            pts = np.unique(np.array(pts), axis=0)
+            if len(pts) <= 1:
+                continue
+            values.append(_eee_by_hand(pts))
+    return sum(values) / len(values)
+
+
+def test_authors_pd_eee_additive_by_hand():
+    X, codes = _fixed_data()
+    assert M.cell_eee(X, codes, "additive", "authors") == pytest.approx(
+        _pd_eee_by_hand(X, codes), abs=1e-12)
+    cb = RNG.standard_normal((2, 5, 6))
+    q = M.quantized_measures(X, codes, cb, "additive", variant="authors")
+    assert q["PD_EEE"] == pytest.approx(_pd_eee_by_hand(X, codes), abs=1e-12)
+
+
+def test_authors_pd_eee_product_uses_full_vectors_by_hand():
+    X, codes = _fixed_data()
+    cb = RNG.standard_normal((2, 5, 3))
+    q = M.quantized_measures(X, codes, cb, "product", variant="authors")
+    assert q["PD_EEE"] == pytest.approx(_pd_eee_by_hand(X, codes), abs=1e-12)
+    # the paper's variant uses the sub-vectors of each codebook's subspace instead
+    sub = [M.eee(X[codes[:, m] == j][:, 3 * m:3 * m + 3]) for m in range(2) for j in range(5)
+           if (codes[:, m] == j).sum() >= 2]
+    assert M.quantized_measures(X, codes, cb, "product")["PD_EEE"] == pytest.approx(np.mean(sub))
+
+
+def test_authors_cell_eee_min_n_d_eigenvalues_without_padding():
+    # 3 distinct points in 6 dimensions: sklearn reports 3 components (the last ~0), no padding
+    pts = np.random.default_rng(3).standard_normal((3, 6))
+    X = np.r_[pts, pts[:1]]
+    codes = np.zeros((4, 1), dtype=int)
+    assert M.cell_eee(X, codes, "additive", "authors") == pytest.approx(_eee_by_hand(pts))
+    assert M.eee(pts, "authors") == pytest.approx(_eee_by_hand(pts))
+
+
+def _vrm_by_hand(X, seed):
+    from scipy.stats import differential_entropy
+    from sklearn.decomposition import PCA
+
+    P = PCA().fit_transform(X)
+    ref = np.random.default_rng(seed).standard_normal(X.shape)
+    P = P * np.sqrt(np.sum(np.var(ref, axis=0)) / np.sum(np.var(P, axis=0)))
+    h_ref = np.log(np.sqrt(2 * np.pi * np.e))
+    ratios = [np.exp(differential_entropy(P[:, i])) / np.exp(h_ref) for i in range(P.shape[1])]
+    return round(sum((1 - r) ** 2 for r in ratios) / len(ratios), 4)
+
+
+@pytest.mark.parametrize("n", [1500, 300])  # scipy's default: Vasicek above 1000, else Ebrahimi
+def test_authors_vrm_by_hand(n):
+    g = np.random.default_rng(n)
+    X = (g.standard_normal((n, 5)) ** 3) @ g.standard_normal((5, 5))
+    for seed in (0, 7):
+        assert M.vrm(X, variant="authors", seed=seed) == pytest.approx(_vrm_by_hand(X, seed),
+                                                                       abs=1e-12)
+    assert M.spread_measures(X, "authors", seed=7)["VRM"] == M.vrm(X, variant="authors", seed=7)
+    # Eq. 9 as printed (ratio of entropies) is another number
+    assert M.vrm(X) != M.vrm(X, variant="authors")
+
+
+def test_normal_reference_variance_is_the_seeded_sample():
+    ref = np.random.default_rng(5).standard_normal((1000, 7))
+    assert M.normal_reference_variance(1000, 7, 5, block=64) == pytest.approx(
+        np.sum(np.var(ref, axis=0)), rel=1e-12)
+
+
+def _counts_by_hand(codes, K):
+    return [np.histogram(codes[:, m], bins=K)[0] for m in range(codes.shape[1])]
+
+
+def test_authors_pc_kl_by_hand():
+    from scipy.special import kl_div
+
+    X, codes = _fixed_data()
+    n, K = len(codes), 5
+    for seed in (0, 3):
+        gen = np.random.default_rng(seed)
+        kls = []
+        for h in _counts_by_hand(codes, K):
+            u = np.histogram(gen.uniform(0, K, n), bins=K)[0] / n
+            kls.append(np.sum(kl_div(h / n, u)))
+        assert M.point_count_kl(codes, K, "authors", seed) == pytest.approx(np.mean(kls),
+                                                                            abs=1e-12)
+    cb = RNG.standard_normal((2, K, 6))
+    q = M.quantized_measures(X, codes, cb, "additive", "authors", seed=3)
+    assert q["PC_kl"] == M.point_count_kl(codes, K, "authors", 3)
+
+
+def test_authors_pc_var_and_pp_by_hand():
+    _, codes = _fixed_data()
+    n, K = len(codes), 5
+    variances, pooled = [], []
+    for h in _counts_by_hand(codes, K):
+        odds = [(K - 1) * (c / n) / (1 - c / n) for c in h]
+        variances.append(np.var(odds))
+        pooled += list(h)
+    assert M.point_count_var(codes, K, "authors") == pytest.approx(np.mean(variances), abs=1e-12)
+    mean = sum(pooled) / K
+    pp = (mean + np.var(pooled) / mean - 1) / mean
+    assert M.point_patchiness(codes, K, "authors") == pytest.approx(pp, abs=1e-12)
+
+
+def test_both_variants_at_once_equal_each_alone():
+    X = RNG.standard_normal((1200, 8)).astype(np.float32) * np.linspace(2, 0.2, 8).astype(
+        np.float32)
+    X[5:9] = X[0]
+    codes, cb = _pq(X, 2, 4)
+    q = {"product": (codes, cb, "product"), "additive": (codes, cb.sum(axis=0, keepdims=True)
+                                                        .repeat(2, 0).reshape(2, 16, 4)
+                                                        .repeat(2, 2), "additive")}
+    both = M.measure_variants(X, q, seed=4, workers=2)
+    for v in M.VARIANTS:
+        alone = M.all_measures(X, q, variant=v, seed=4)
+        for group in alone:
+            for k, val in alone[group].items():
+                assert both[v][group][k] == pytest.approx(val, rel=1e-12, abs=1e-15), (v, group, k)

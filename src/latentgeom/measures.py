@@ -6,10 +6,21 @@ Every measure is a pure function: NumPy arrays in, a float out, inputs checked a
 all d dimensions, x' = sum of the M chosen codewords) or ``"product"`` (PQ: codebook m covers
 columns ``m*d_sub:(m+1)*d_sub``, x' = concatenation).
 
-Where the authors' scripts differ from the paper's equations (``../shared/reference/NOTES.md``)
-the function takes ``variant="authors"``; the default ``"paper"`` follows the equations. No
-variant changes a Pearson r within one (n, M, K) setting except VRM, PC_kl and PD_EEE, whose
-authors' forms are not affine maps of the paper's.
+Two definitions live side by side (``variant``):
+
+- ``"paper"`` (default): the paper's equations, as printed (equation numbers in each docstring).
+- ``"authors"``: what the authors' script computes (``../shared/reference/NOTES.md``), which
+  produced every published number: EEE and VRM rounded to 4 decimals, VRM as entropy-power
+  ratios, PP/PC_var/PC_kl from ``np.histogram`` counts per codebook, PC_kl of the normalised
+  counts against a random uniform histogram, CD_var of squared distances with ``np.var``, PD_EEE
+  over the full d-dimensional vectors of each cell with duplicates dropped and
+  min(n_cell, d) eigenvalues. Their two random references (VRM's Gaussian sample, PC_kl's
+  uniform draws) were unseeded; here they are drawn from ``np.random.default_rng(seed)``, so a
+  run repeats exactly.
+
+:func:`measure_variants` computes both variants of everything at once, sharing the expensive
+parts (one covariance eigendecomposition, one sort per principal axis, one eigendecomposition
+per cell where the two definitions see the same points).
 """
 
 from __future__ import annotations
@@ -77,6 +88,20 @@ def check_quantization(X, codes, codebooks, kind: str):
 
 
 # ----------------------------------------------------------------------------- spread
+H_NORMAL = 0.5 * np.log(2 * np.pi * np.e)  #: entropy of N(0, 1), ln sqrt(2 pi e)
+
+
+def _workers(workers: int | None) -> int:
+    import os
+
+    if workers:
+        return max(1, int(workers))
+    try:
+        return max(1, min(4, len(os.sched_getaffinity(0))))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return max(1, min(4, os.cpu_count() or 1))
+
+
 def _covariance(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and sample covariance of the rows of X, float64, from X^T X (no centred
     copy of X)."""
@@ -85,12 +110,17 @@ def _covariance(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, (X64.T @ X64 - X.shape[0] * np.outer(mu, mu)) / (X.shape[0] - 1)
 
 
-def _covariance_eigenvalues(X: np.ndarray) -> np.ndarray:
-    """Eigenvalues (descending, >= 0) of the covariance of the rows of X, in float64."""
+def _covariance_eigenvalues(X: np.ndarray, pad: bool = True) -> np.ndarray:
+    """Eigenvalues (descending, >= 0) of the covariance of the rows of X, in float64.
+
+    With fewer rows than columns they come from the n x n Gram matrix (same non-zero
+    spectrum): ``pad=True`` appends d - n zeros (d values, Eq. 2), ``pad=False`` keeps the
+    n values sklearn's ``PCA()`` reports (min(n, d) components, the authors' EEE)."""
     if X.shape[0] < X.shape[1]:  # Gram trick: same non-zero spectrum, smaller matrix
         Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
         lam = np.linalg.eigvalsh(Xc @ Xc.T) / (X.shape[0] - 1)
-        lam = np.concatenate([lam, np.zeros(X.shape[1] - X.shape[0])])
+        if pad:
+            lam = np.concatenate([np.zeros(X.shape[1] - X.shape[0]), lam])
     else:
         lam = np.linalg.eigvalsh(_covariance(X)[1])
     return np.clip(lam[::-1], 0.0, None)
@@ -114,15 +144,37 @@ def eee_from_eigenvalues(lam: np.ndarray) -> np.ndarray:
         return np.where(v > 0, auc / (0.5 * d * v), np.nan)
 
 
-def eee(X) -> float:
+def eee_authors_from_eigenvalues(lam: np.ndarray) -> np.ndarray:
+    """The authors' EEE from the ``num_pc`` eigenvalues sklearn's ``PCA()`` reports; stacks
+    (..., num_pc). Rounded to 4 decimals, as their script rounds it.
+
+    ``diff_k = cumsum_k - k total / num_pc`` (k = 1..num_pc), area by the trapezoid rule over
+    x = 0..num_pc-1 (``sklearn.metrics.auc(range(num_pc), diff)``), divided by
+    ``total num_pc / 2``. Differs from Eq. 2 by the trapezoid's half end-weights and by using
+    only min(n, d) eigenvalues (no zero padding when n < d). NaN where total variance is 0.
+    """
+    lam = -np.sort(-np.asarray(lam, dtype=np.float64), axis=-1)
+    p = lam.shape[-1]
+    total = lam.sum(axis=-1)
+    diff = np.cumsum(lam, axis=-1) - total[..., None] * np.arange(1, p + 1) / p
+    area = diff.sum(axis=-1) - 0.5 * (diff[..., 0] + diff[..., -1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.round(np.where(total > 0, area / (total * p / 2), np.nan), 4)
+
+
+def eee(X, variant: str = "paper") -> float:
     """Eigenvalue Early Enrichment (Eq. 2; Marbut et al. 2023).
 
     Area between the cumulative explained-variance curve of X's principal components and the
     straight line of an evenly spread distribution, over ``d v / 2`` (v: total variance).
     0 for perfectly even spread (isotropic data), (d - 1)/d for rank-one data; lower = more even.
-    NaN when X has no variance at all (every row identical).
+    NaN when X has no variance at all (every row identical). ``variant="authors"``:
+    :func:`eee_authors_from_eigenvalues` (trapezoid, min(n, d) eigenvalues, 4 decimals).
     """
+    _check_variant(variant)
     X = check_points(X)
+    if variant == "authors":
+        return float(eee_authors_from_eigenvalues(_covariance_eigenvalues(X, pad=False)))
     return float(eee_from_eigenvalues(_covariance_eigenvalues(X)))
 
 
@@ -143,48 +195,120 @@ def vasicek_entropy(Z: np.ndarray, m: int | None = None) -> np.ndarray:
     Zero spacings (ties) are floored at 1e-12 times the column's range (or at 1e-300 for a
     constant column), so constant and tied columns give a finite, very low entropy.
     """
-    Z = np.sort(np.asarray(Z, dtype=np.float64), axis=0)
-    n = Z.shape[0]
+    Z = np.ascontiguousarray(np.asarray(Z, dtype=np.float64).T)
+    return _sorted_entropies(Z, m, 1)[0]
+
+
+def _window(n: int, m: int | None) -> int:
     if m is None:
         m = int(np.floor(np.sqrt(n) + 0.5))
     if not 1 <= m < n:
         raise ValueError(f"m: window must be in [1, {n - 1}], got {m}")
+    return m
+
+
+def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
+    """Sort each ROW of Zt (p, n) in place and return per row ``(H_floored, H_raw, range)``:
+    the Vasicek entropy with zero spacings floored (the paper variant, see
+    :func:`vasicek_entropy`) and without (scipy's, -inf when two order statistics m apart tie).
+    Rows are processed in chunks on ``workers`` threads (NumPy's sort and ufuncs release the
+    GIL); one sort per axis serves both variants."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    p, n = Zt.shape
+    m = _window(n, m)
+    h_floor, h_raw, spread = np.empty(p), np.empty(p), np.empty(p)
+    const = np.log(n / (2.0 * m))
     idx = np.arange(n)
-    upper = Z[np.minimum(idx + m, n - 1)]
-    lower = Z[np.maximum(idx - m, 0)]
-    spread = Z[-1] - Z[0]
-    floor = np.where(spread > 0, 1e-12 * spread, 1e-300)
-    gaps = np.maximum(upper - lower, floor)
-    return np.mean(np.log(n / (2.0 * m) * gaps), axis=0)
+    up_idx, lo_idx = np.minimum(idx + m, n - 1), np.maximum(idx - m, 0)
+
+    def chunk(r0: int, r1: int) -> None:
+        Z = Zt[r0:r1]
+        Z.sort(axis=1)
+        if 2 * m <= n:
+            gaps = np.empty_like(Z)
+            np.subtract(Z[:, m:2 * m], Z[:, :1], out=gaps[:, :m])
+            np.subtract(Z[:, 2 * m:], Z[:, :n - 2 * m], out=gaps[:, m:n - m])
+            np.subtract(Z[:, n - 1:], Z[:, n - 2 * m:n - m], out=gaps[:, n - m:])
+        else:
+            gaps = Z[:, up_idx] - Z[:, lo_idx]
+        rng_ = Z[:, -1] - Z[:, 0]
+        floor = np.where(rng_ > 0, 1e-12 * rng_, 1e-300)
+        low = gaps.min(axis=1)
+        with np.errstate(divide="ignore"):
+            lg = np.log(np.maximum(gaps, floor[:, None]))
+            hf = lg.mean(axis=1)
+            hr = hf.copy()
+            for i in np.flatnonzero(low < floor):  # rare: ties or near-ties
+                hr[i] = np.log(gaps[i]).mean()
+        h_floor[r0:r1], h_raw[r0:r1], spread[r0:r1] = hf + const, hr + const, rng_
+
+    step = max(1, min(32, -(-p // _workers(workers))))
+    bounds = [(i, min(i + step, p)) for i in range(0, p, step)]
+    if len(bounds) == 1 or _workers(workers) == 1:
+        for b in bounds:
+            chunk(*b)
+    else:
+        with ThreadPoolExecutor(_workers(workers)) as ex:
+            list(ex.map(lambda b: chunk(*b), bounds))
+    return h_floor, h_raw, spread
+
+
+def normal_reference_variance(n: int, d: int, seed: int = 0, block: int = 8192) -> float:
+    """Total variance (``sum(np.var(ref, axis=0))``, ddof 0) of the authors' VRM reference:
+    an (n, d) sample of N(0, I_d) drawn from ``np.random.default_rng(seed)``.
+
+    Drawn in row blocks (the same numbers, in the same order, as one ``standard_normal((n,
+    d))`` call), so the sample is never held in memory."""
+    gen = np.random.default_rng(seed)
+    s, ss = np.zeros(d), np.zeros(d)
+    for i in range(0, n, block):
+        b = gen.standard_normal((min(block, n - i), d))
+        s += b.sum(axis=0)
+        ss += np.einsum("ij,ij->j", b, b)
+    mean = s / n
+    return float(np.sum(ss / n - mean * mean))
 
 
 def vrm(X, m: int | None = None, variant: str = "paper", seed: int = 0) -> float:
     """Vasicek Ratio Mean squared error (Eqs. 8-9; Marbut et al. 2023).
 
-    X is rotated onto its principal axes and scaled so that its total variance is d, the total
-    variance of N(0, I_d); each axis' Vasicek entropy ``H_vas`` (Eq. 8) is compared with the
-    entropy of the unit normal, ``ln(sqrt(2 pi e))``, and VRM is the mean over axes of
-    ``(1 - H_vas / H_ref)^2`` (Eq. 9). 0 for isotropic Gaussian data; larger = less even.
-    ``variant="authors"`` scales to the total variance of a random N(0, I_d) sample of X's shape
-    (seeded) instead of exactly d. A matrix without variance gives a very large finite value.
+    Paper (Eq. 9): X is rotated onto its principal axes and scaled so that its total variance
+    is d, the total variance of N(0, I_d); each axis' Vasicek entropy ``H_vas`` (Eq. 8) is
+    compared with the entropy of the unit normal, ``H_ref = ln(sqrt(2 pi e))``, and VRM is the
+    mean over axes of ``(1 - H_vas / H_ref)^2``. 0 for isotropic Gaussian data; larger = less
+    even. A matrix without variance gives a very large finite value.
+
+    ``variant="authors"`` (their script, NOTES.md): the projection onto the min(n, d) principal
+    axes is scaled to the total variance (ddof 0) of a random N(0, I_d) sample of the same n
+    (:func:`normal_reference_variance`, seeded by ``seed``; theirs was unseeded); per axis
+    scipy's ``differential_entropy`` with its default method (Vasicek for n > 1000) and window;
+    the **entropy-power** ratio ``r_i = exp(H_i) / exp(H_ref)``; VRM = ``mean((1 - r_i)^2)``,
+    rounded to 4 decimals. NaN for a matrix without variance.
     """
     _check_variant(variant)
-    return _vrm_of_projection(pca_project(X), m, variant, seed)
+    return _spread_variants(check_points(X), (variant,), seed, m=m)[variant]["VRM"]
 
 
-def _vrm_of_projection(P: np.ndarray, m: int | None, variant: str, seed: int) -> float:
-    """Eq. 9 on data already rotated onto its principal axes (scaled in place)."""
-    n, d = P.shape
-    total = float(P.var(axis=0, ddof=1).sum())
-    target = float(d)
-    if variant == "authors":
-        ref = np.random.default_rng(seed).standard_normal((n, d))
-        target = float(ref.var(axis=0, ddof=1).sum())
-    if total > 0:
-        P *= np.sqrt(target / total)
-    h = vasicek_entropy(P, m)
-    h_ref = 0.5 * np.log(2 * np.pi * np.e)
-    return float(np.mean((1.0 - h / h_ref) ** 2))
+def _vrm_paper(h_floor, spread, total: float, d: int) -> float:
+    shift = 0.5 * np.log(d / total) if total > 0 else 0.0
+    h = np.where(spread > 0, h_floor + shift, h_floor)
+    return float(np.mean((1.0 - h / H_NORMAL) ** 2))
+
+
+def _vrm_authors(Zt_sorted, h_raw, total0: float, ref_var: float) -> float:
+    n = Zt_sorted.shape[1]
+    if not total0 > 0:
+        return float("nan")
+    log_scale = 0.5 * np.log(ref_var / total0)
+    if n > 1000:  # scipy's default method is Vasicek here
+        h = h_raw + log_scale
+    else:  # van Es / Ebrahimi below: let scipy decide, as their script did
+        from scipy.stats import differential_entropy
+
+        h = differential_entropy(Zt_sorted * np.exp(log_scale), axis=1)
+    r = np.exp(h) / np.exp(H_NORMAL)
+    return float(np.round(np.mean((1.0 - r) ** 2), 4))
 
 
 def isoscore(X) -> float:
@@ -193,8 +317,9 @@ def isoscore(X) -> float:
     Steps: rotate X onto its principal axes; take the variance vector ``Sigma_D``; normalise it
     to norm sqrt(d); isotropy defect ``delta = ||Sigma_hat - 1|| / sqrt(2 (d - sqrt d))``
     (Eq. 10); ``k = (d - delta^2 (d - sqrt d))^2 / d^2``; ``IS = (d k - 1) / (d - 1)`` (Eq. 11,
-    as in the authors' reference implementation, the ``isoscore`` package). 1 for isotropic
-    data, 0 when one direction holds all variance. NaN when X has no variance.
+    as in the authors' reference implementation, the ``isoscore`` package, which their script
+    calls: both variants). 1 for isotropic data, 0 when one direction holds all variance. NaN
+    when X has no variance.
     """
     X = check_points(X)
     return _isoscore_of_variances(_covariance_eigenvalues(X))
@@ -214,18 +339,40 @@ def _isoscore_of_variances(var: np.ndarray) -> float:
     return float((d * k - 1.0) / (d - 1.0))
 
 
+def _spread_variants(X: np.ndarray, variants, seed: int, m: int | None = None,
+                     workers: int | None = None) -> dict[str, dict[str, float]]:
+    """EEE, VRM, IS of checked X for each variant: one covariance, one eigendecomposition, one
+    projection and one sort per principal axis shared by all."""
+    n, d = X.shape
+    mu, C = _covariance(X)
+    lam, vecs = np.linalg.eigh(C)
+    lam, vecs = np.clip(lam[::-1], 0.0, None), vecs[:, ::-1]
+    # Projection, axes as rows (p, n), C-contiguous so that each axis sorts in place.
+    Zt = vecs.T @ X.astype(np.float64, copy=False).T
+    Zt -= (vecs.T @ mu)[:, None]
+    h_floor, h_raw, spread = _sorted_entropies(Zt, m, workers)
+    out = {}
+    for variant in variants:
+        if variant == "paper":
+            out[variant] = {"EEE": float(eee_from_eigenvalues(lam)),
+                            "VRM": _vrm_paper(h_floor, spread, float(lam.sum()), d),
+                            "IS": _isoscore_of_variances(lam)}
+        else:
+            p = min(n, d)
+            lam_p = _covariance_eigenvalues(X, pad=False) if n < d else lam
+            total0 = float(lam_p[:p].sum()) * (n - 1) / n
+            ref_var = normal_reference_variance(n, d, seed)
+            out[variant] = {"EEE": float(eee_authors_from_eigenvalues(lam_p)),
+                            "VRM": _vrm_authors(Zt[:p], h_raw[:p], total0, ref_var),
+                            "IS": _isoscore_of_variances(lam)}
+    return out
+
+
 def spread_measures(X, variant: str = "paper", seed: int = 0) -> dict[str, float]:
     """``{"EEE", "VRM", "IS"}`` of X (Section 3.3.1, Appendix A.1), from one covariance and one
     eigendecomposition shared by the three."""
     _check_variant(variant)
-    X = check_points(X)
-    mu, C = _covariance(X)
-    lam, vecs = np.linalg.eigh(C)
-    lam = np.clip(lam[::-1], 0.0, None)
-    P = (X.astype(np.float64) - mu) @ vecs[:, ::-1]
-    return {"EEE": float(eee_from_eigenvalues(lam)),
-            "VRM": _vrm_of_projection(P, None, variant, seed),
-            "IS": _isoscore_of_variances(lam)}
+    return _spread_variants(check_points(X), (variant,), seed)[variant]
 
 
 # ----------------------------------------------------------------------------- cells
@@ -237,34 +384,60 @@ def cell_counts(codes, K: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=M * K).reshape(M, K)
 
 
+def authors_counts(codes, K: int) -> np.ndarray:
+    """The authors' cell counts, (M, K): ``np.histogram(codes[:, m], bins=K)`` per codebook.
+
+    Their bins span each codebook's observed [min, max] code, so they equal
+    :func:`cell_counts` whenever a codebook uses its first and last centroid (every real
+    quantization); otherwise the histogram's bins straddle codes, as in their script."""
+    codes = np.asarray(codes)
+    return np.stack([np.histogram(codes[:, m], bins=K)[0] for m in range(codes.shape[1])])
+
+
 def point_patchiness(codes, K: int, variant: str = "paper") -> float:
     """Point Patchiness (Eq. 3; Lloyd's patchiness index, Wade et al. 2018).
 
     ``PP = (m + (V/m - 1)) / m`` with m the mean and V the (population, ddof = 0) variance of the
     cell densities, i.e. the counts of points in each of the M x K cells. Equal counts give
-    ``1 - 1/m``; clumped counts give more. ``variant="authors"``: m = (sum of all M x K counts)
-    / K, i.e. M times the mean cell density (their pooling of the codebooks).
+    ``1 - 1/m``; clumped counts give more. ``variant="authors"``: the counts of all codebooks
+    (:func:`authors_counts`) pooled, m = (sum of all M x K counts) / K, i.e. M times the mean
+    cell density, V = ``np.var`` of the pooled counts.
     """
     _check_variant(variant)
-    c = cell_counts(codes, K).ravel().astype(np.float64)
+    if variant == "authors":
+        c = authors_counts(codes, K).ravel().astype(np.float64)
+        m = c.sum() / K
+    else:
+        c = cell_counts(codes, K).ravel().astype(np.float64)
+        m = c.mean()
     V = c.var()
-    m = c.sum() / K if variant == "authors" else c.mean()
     return float((m + (V / m - 1.0)) / m)
+
+
+def _odds(c: np.ndarray, K: int) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return (K - 1) * np.divide(c, 1.0 - c, out=np.full_like(c, np.inf), where=c < 1.0)
 
 
 def odds_ratios(codes, K: int) -> np.ndarray:
     """Eq. 12: ``O_i = (k - 1) c_i / (1 - c_i)``, c_i the share of points in cell i of its
     codebook; (M, K). 1 everywhere for equal counts; +inf for a cell holding every point."""
     counts = cell_counts(codes, K).astype(np.float64)
-    n = counts.sum(axis=1, keepdims=True)
-    c = counts / n
-    with np.errstate(divide="ignore"):
-        return (K - 1) * np.divide(c, 1.0 - c, out=np.full_like(c, np.inf), where=c < 1.0)
+    return _odds(counts / counts.sum(axis=1, keepdims=True), K)
 
 
-def point_count_var(codes, K: int) -> float:
+def point_count_var(codes, K: int, variant: str = "paper") -> float:
     """PC_var (Eq. 13): ``sum_i (O_i - mean O)^2 / (M (k - 1))`` over all M x K odds ratios.
-    0 for equal counts; +inf if a cell holds every point of its codebook."""
+    0 for equal counts; +inf if a cell holds every point of its codebook.
+    ``variant="authors"``: the mean over codebooks of ``np.var`` (ddof 0, each codebook's own
+    mean) of its odds ratios, from :func:`authors_counts`."""
+    _check_variant(variant)
+    if variant == "authors":
+        codes = np.asarray(codes)
+        O = _odds(authors_counts(codes, K) / codes.shape[0], K)
+        if not np.isfinite(O).all():
+            return float("inf")
+        return float(np.mean(O.var(axis=1)))
     O = odds_ratios(codes, K).ravel()
     if not np.isfinite(O).all():
         return float("inf")
@@ -279,6 +452,14 @@ def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return terms.sum(axis=-1)
 
 
+def uniform_reference_histograms(n: int, M: int, K: int, seed: int = 0) -> np.ndarray:
+    """The authors' PC_kl reference, (M, K): for codebook m = 0, 1, … in turn, n draws of
+    ``uniform(0, K)`` from one ``np.random.default_rng(seed)``, histogrammed with
+    ``np.histogram(draws, bins=K)`` and normalised (theirs were unseeded)."""
+    gen = np.random.default_rng(seed)
+    return np.stack([np.histogram(gen.uniform(0, K, n), bins=K)[0] / n for _ in range(M)])
+
+
 def point_count_kl(codes, K: int, variant: str = "paper", seed: int = 0) -> float:
     """PC_kl (Eq. 14): KL divergence of the odds-ratio distribution from the uniform one,
     averaged over the M codebooks.
@@ -286,21 +467,26 @@ def point_count_kl(codes, K: int, variant: str = "paper", seed: int = 0) -> floa
     Within each codebook, ``p_i = O_i / sum_j O_j`` is the observed distribution over the k cells
     and ``q_i = 1/k`` the reference (all odds ratios equal, the exact uniform case); the KL
     terms over all M x K cells are summed and divided by M. 0 for equal counts; a cell holding
-    every point gives p concentrated on it, KL = ln k. ``variant="authors"``: q from the odds
-    ratios of the counts of a random uniform assignment of the same n points (seeded).
+    every point gives p concentrated on it, KL = ln k.
+
+    ``variant="authors"``: per codebook ``sum(scipy.special.kl_div(p, u))`` with p the
+    normalised **counts** (:func:`authors_counts` / n, not the odds) and u a random uniform
+    histogram of n draws (:func:`uniform_reference_histograms`, seeded by ``seed``), averaged
+    over codebooks; +inf if some u_i = 0 where p_i > 0.
     """
     _check_variant(variant)
     codes = np.asarray(codes)
     n, M = codes.shape
+    if variant == "authors":
+        from scipy.special import kl_div
+
+        p = authors_counts(codes, K) / n
+        u = uniform_reference_histograms(n, M, K, seed)
+        return float(np.mean(kl_div(p, u).sum(axis=1)))
     O = odds_ratios(codes, K)
     p = np.where(np.isinf(O), 1.0, np.where(np.isinf(O).any(axis=1, keepdims=True), 0.0, O))
     p = p / p.sum(axis=1, keepdims=True)
-    if variant == "authors":
-        ref = np.random.default_rng(seed).integers(0, K, size=(n, M))
-        q = odds_ratios(ref, K)
-        q = q / q.sum(axis=1, keepdims=True)
-    else:
-        q = np.full_like(p, 1.0 / K)
+    q = np.full_like(p, 1.0 / K)
     return float(_kl_rows(p, q).sum() / M)
 
 
@@ -425,16 +611,109 @@ def nearest_centroid_distances(codebooks) -> np.ndarray:
 
 def centroid_distance_var(codebooks, variant: str = "paper") -> float:
     """CD_var (Eq. 6): sample variance (ddof = 1, the ``mk - 1`` of Eq. 6) of the normalised
-    nearest-centroid distances ``rho_i`` over all M x K centroids. Paper: ``rho_i`` = L2
-    distance / the largest such distance (so rho in [0, 1]). ``variant="authors"``: squared L2
-    distances over their maximum. 0 if all centroids coincide."""
+    nearest-centroid distances ``rho_i`` over all M x K centroids, ``rho_i`` = L2 distance / the
+    largest such distance (so rho in [0, 1]). ``variant="authors"``: **squared** L2 distances
+    (FAISS ``IndexFlatL2``'s) pooled over codebooks, over their maximum, ``np.var`` (ddof 0).
+    0 if all centroids coincide."""
     _check_variant(variant)
     r = nearest_centroid_distances(codebooks).ravel()
     if variant == "authors":
         r = r ** 2
     mx = r.max()
     rho = r / mx if mx > 0 else np.zeros_like(r)
-    return float(rho.var(ddof=1))
+    return float(rho.var(ddof=0 if variant == "authors" else 1))
+
+
+def row_hashes(X, block: int = 16384) -> np.ndarray:
+    """A 64-bit hash of each row's exact bit pattern (-0.0 read as 0.0): equal rows always get
+    equal hashes, so a cell whose hashes are all distinct has no duplicate rows."""
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    utype = np.uint32 if X.dtype == np.float32 else np.uint64
+    mult = np.random.default_rng(0x5EED).integers(1, 2 ** 62, X.shape[1], dtype=np.uint64) | 1
+    out = np.empty(X.shape[0], dtype=np.uint64)
+    for i in range(0, X.shape[0], block):
+        bits = (np.ascontiguousarray(X[i:i + block]) + X.dtype.type(0)).view(utype)
+        with np.errstate(over="ignore"):
+            out[i:i + block] = (bits.astype(np.uint64) * mult).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+def _cell_spectrum(P: np.ndarray) -> np.ndarray:
+    """Covariance eigenvalues (descending, >= 0) of the rows of P: min(k, q) values, from the
+    k x k Gram matrix or the q x q scatter matrix, whichever is smaller."""
+    P = P - P.mean(axis=0)
+    G = P @ P.T if P.shape[0] < P.shape[1] else P.T @ P
+    return np.clip(np.linalg.eigvalsh(G)[::-1] / (P.shape[0] - 1), 0.0, None)
+
+
+def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
+                       workers: int | None = None) -> dict[str, np.ndarray]:
+    """EEE of each cell, (M, K) per variant, NaN for skipped cells.
+
+    paper: the cell's points (PQ: the sub-vectors of codebook m's subspace; LSQ++: the full
+    vectors), cells with < 2 points or no variance skipped, Eq. 2 over d_sub eigenvalues (zeros
+    appended when the cell has fewer points than dimensions). authors: the full d-dimensional
+    vectors for both kinds, duplicates dropped (``np.unique(axis=0)``), cells with <= 1 point
+    skipped, :func:`eee_authors_from_eigenvalues` over the cell's min(n_cell, d) eigenvalues.
+    Where both variants see the same points (LSQ++, no duplicates) one eigendecomposition
+    serves both. Cells run on ``workers`` threads with BLAS pinned to one thread each.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = np.asarray(X)
+    codes = np.asarray(codes, dtype=np.intp)
+    n, M = codes.shape
+    d = X.shape[1]
+    dsub = d // M if kind == "product" else d
+    out = {v: np.full((M, K), np.nan) for v in variants}
+    if "authors" in variants and hashes is None:
+        hashes = row_hashes(X)
+
+    def job(m: int, j: int, idx: np.ndarray) -> None:
+        full = X[idx].astype(np.float64)
+        lam_full = None
+        if "paper" in variants:
+            pts = full if kind == "additive" else full[:, m * dsub:(m + 1) * dsub]
+            lam = _cell_spectrum(pts)
+            if kind == "additive":
+                lam_full = lam
+            if len(lam) < dsub:
+                lam = np.concatenate([lam, np.zeros(dsub - len(lam))])
+            out["paper"][m, j] = eee_from_eigenvalues(lam)
+        if "authors" in variants:
+            h = hashes[idx]
+            if len(np.unique(h)) < len(h):  # possible duplicates: exact check
+                full = np.unique(full, axis=0)
+                lam_full = None
+            if len(full) <= 1:
+                return
+            if lam_full is None:
+                lam_full = _cell_spectrum(full)
+            out["authors"][m, j] = eee_authors_from_eigenvalues(lam_full)
+
+    tasks = []
+    for m in range(M):
+        order = np.argsort(codes[:, m], kind="stable")
+        counts = np.bincount(codes[:, m], minlength=K)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        for j in np.flatnonzero(counts >= 2):
+            tasks.append((m, j, order[starts[j]:starts[j + 1]]))
+    tasks.sort(key=lambda t: -len(t[2]))  # big cells first: better balance across threads
+    nw = _workers(workers)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        threadpool_limits = None
+    if nw == 1 or threadpool_limits is None:
+        for t in tasks:
+            job(*t)
+    else:
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(nw) as ex:
+            for f in [ex.submit(job, *t) for t in tasks]:
+                f.result()
+    return out
 
 
 def cell_eee_values(X, codes, kind: str, variant: str = "paper",
@@ -443,87 +722,87 @@ def cell_eee_values(X, codes, kind: str, variant: str = "paper",
 
     Product quantizer: the sub-vectors of codebook m's subspace; additive: the full vectors.
     Cells with fewer than 2 points, or with no variance (identical points), are skipped (NaN):
-    Eq. 2 is undefined there. ``variant="authors"``: duplicate vectors are dropped inside each
-    cell first. Per cell, the covariance's eigenvalues come from a d x d scatter matrix (or the
-    smaller Gram matrix when the cell has fewer points than dimensions), decomposed in stacks.
+    Eq. 2 is undefined there. ``variant="authors"``: the full vectors for both kinds,
+    duplicate vectors dropped inside each cell first, the authors' EEE over min(n_cell, d)
+    eigenvalues (see :func:`_cell_eee_variants`). Per cell, the covariance's eigenvalues come
+    from a d x d scatter matrix or the smaller Gram matrix when the cell has fewer points than
+    dimensions. ``dims_per_codebook`` is K (default: max code + 1).
     """
-    X = np.asarray(X)
-    codes = np.asarray(codes, dtype=np.intp)
-    n, M = codes.shape
-    d = X.shape[1]
-    dsub = d // M if kind == "product" else d
-    K = int(codes.max()) + 1 if dims_per_codebook is None else dims_per_codebook
-    out = np.full((M, K), np.nan)
-    for m in range(M):
-        cols = slice(m * dsub, (m + 1) * dsub) if kind == "product" else slice(None)
-        order = np.argsort(codes[:, m], kind="stable")
-        Xs = np.ascontiguousarray(X[order, cols], dtype=np.float64)
-        counts = np.bincount(codes[:, m], minlength=K)
-        starts = np.concatenate([[0], np.cumsum(counts)])
-        covs, cells = [], []
-        for j in np.flatnonzero(counts >= 2):
-            P = Xs[starts[j]:starts[j + 1]]
-            if variant == "authors":
-                P = np.unique(P, axis=0)
-                if len(P) < 2:
-                    continue
-            P = P - P.mean(axis=0)
-            covs.append(P @ P.T if len(P) < dsub else P.T @ P)
-            cells.append(j)
-        # Group matrices of equal size and decompose each group as one stack.
-        by_size: dict[int, list[int]] = {}
-        for i, C in enumerate(covs):
-            by_size.setdefault(C.shape[0], []).append(i)
-        for size, idx in by_size.items():
-            lam = np.linalg.eigvalsh(np.stack([covs[i] for i in idx]))
-            lam = np.clip(lam, 0.0, None)
-            if size < dsub:
-                lam = np.concatenate([lam, np.zeros((len(idx), dsub - size))], axis=1)
-            vals = eee_from_eigenvalues(lam)
-            for i, v in zip(idx, vals):
-                out[m, cells[i]] = v
-    return out
-
-
-def cell_eee(X, codes, kind: str, variant: str = "paper", K: int | None = None) -> float:
-    """PD_EEE (Eq. 7): mean EEE of the points in each cell over all M x K cells that have one
-    (see :func:`cell_eee_values`); NaN if no cell qualifies."""
     _check_variant(variant)
-    vals = cell_eee_values(X, codes, kind, variant, K)
+    codes = np.asarray(codes, dtype=np.intp)
+    K = int(codes.max()) + 1 if dims_per_codebook is None else dims_per_codebook
+    return _cell_eee_variants(X, codes, kind, K, (variant,))[variant]
+
+
+def _mean_finite(vals: np.ndarray) -> float:
     ok = vals[np.isfinite(vals)]
     return float(ok.mean()) if ok.size else float("nan")
 
 
+def cell_eee(X, codes, kind: str, variant: str = "paper", K: int | None = None) -> float:
+    """PD_EEE (Eq. 7): mean EEE of the points in each cell over all M x K cells that have one
+    (see :func:`cell_eee_values`); NaN if no cell qualifies. ``variant="authors"``: the mean over
+    all kept cells of all codebooks of their (rounded) per-cell EEE."""
+    return _mean_finite(cell_eee_values(X, codes, kind, variant, K))
+
+
 # ----------------------------------------------------------------------------- all together
+def _quantized_variants(X, codes, codebooks, kind: str, variants, seed: int = 0, hashes=None,
+                        workers: int | None = None) -> dict[str, dict[str, float]]:
+    K = codebooks.shape[1]
+    e = reconstruction_norms(X, codes, codebooks, kind)  # Eq. 4's numerators, once
+    em = _magnitudes(e)
+    sq = float(np.sum(e ** 2))
+    re = 0.0 if sq == 0 else sq / _sum_squares(X)
+    ri = _iqr(em)
+    cells = _cell_eee_variants(X, codes, kind, K, variants, hashes, workers)
+    return {v: {"PP": point_patchiness(codes, K, v),
+                "PC_var": point_count_var(codes, K, v),
+                "PC_kl": point_count_kl(codes, K, v, seed),
+                "RS": _biased_skew(e) if v == "authors" else adjusted_skew(em),
+                "RE": re,
+                "RI": ri,
+                "CD_var": centroid_distance_var(codebooks, v),
+                "PD_EEE": _mean_finite(cells[v])} for v in variants}
+
+
 def quantized_measures(X, codes, codebooks, kind: str, variant: str = "paper",
                        seed: int = 0) -> dict[str, float]:
     """Every quantization measure of Section 3.3.2 / Appendix A.2-A.3 for one quantizer."""
     _check_variant(variant)
     X, codes, codebooks = check_quantization(X, codes, codebooks, kind)
-    K = codebooks.shape[1]
-    e = reconstruction_norms(X, codes, codebooks, kind)  # Eq. 4's numerators, once
-    em = _magnitudes(e)
-    sq = float(np.sum(e ** 2))
-    return {
-        "PP": point_patchiness(codes, K, variant),
-        "PC_var": point_count_var(codes, K),
-        "PC_kl": point_count_kl(codes, K, variant, seed),
-        "RS": _biased_skew(e) if variant == "authors" else adjusted_skew(em),
-        "RE": 0.0 if sq == 0 else sq / _sum_squares(X),
-        "RI": _iqr(em),
-        "CD_var": centroid_distance_var(codebooks, variant),
-        "PD_EEE": cell_eee(X, codes, kind, variant, K),
-    }
+    return _quantized_variants(X, codes, codebooks, kind, (variant,), seed)[variant]
+
+
+def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed: int = 0,
+                     workers: int | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Every measure under each definition in ``variants``, sharing the expensive parts:
+    ``{variant: {"spread": {EEE, VRM, IS}, <name>: {PP, …, PD_EEE}}}``.
+
+    ``quantized`` maps a name (``additive``, ``product``) to ``(codes, codebooks, kind)``;
+    ``seed`` seeds the authors' random references; ``workers`` threads share the per-axis sorts
+    and the per-cell eigendecompositions (default: the CPUs this process may use, at most 4).
+    """
+    variants = tuple(dict.fromkeys(_check_variant(v) for v in variants))
+    X = check_points(X)
+    checked = {name: check_quantization(X, codes, codebooks, kind)[1:] + (kind,)
+               for name, (codes, codebooks, kind) in quantized.items()}
+    spread = _spread_variants(X, variants, seed, workers=workers)
+    out = {v: {"spread": spread[v]} for v in variants}
+    hashes = row_hashes(X) if "authors" in variants and checked else None
+    for name, (codes, codebooks, kind) in checked.items():
+        q = _quantized_variants(X, codes, codebooks, kind, variants, seed, hashes, workers)
+        for v in variants:
+            out[v][name] = q[v]
+    return out
 
 
 def all_measures(X, quantized: Mapping[str, tuple], variant: str = "paper",
                  seed: int = 0) -> dict[str, dict[str, float]]:
-    """``{"spread": {EEE, VRM, IS}, <name>: {PP, …, PD_EEE} for each quantizer}``.
+    """``{"spread": {EEE, VRM, IS}, <name>: {PP, …, PD_EEE} for each quantizer}`` under one
+    definition (see :func:`measure_variants` for both at once).
 
     ``quantized`` maps a name (``additive``, ``product``) to ``(codes, codebooks, kind)``.
     """
-    X = check_points(X)
-    out = {"spread": spread_measures(X, variant, seed)}
-    for name, (codes, codebooks, kind) in quantized.items():
-        out[name] = quantized_measures(X, codes, codebooks, kind, variant, seed)
-    return out
+    _check_variant(variant)
+    return measure_variants(X, quantized, (variant,), seed)[variant]
