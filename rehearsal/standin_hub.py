@@ -765,19 +765,21 @@ def build_corpora(root: Path, sentences: list[str]) -> dict[str, list[str]]:
     rest = [sentences[i] for i in order[400:]]
     raw_splits: dict[str, list[str]] = {}
     pos = 0
-    for split, n_articles in (("train", 6), ("validation", 2), ("test", 2)):
+    for split, n_articles in (("train", 8), ("validation", 3), ("test", 3)):
         rows: list[str] = []
         for a in range(n_articles):
             caps = [w for w in _words(rest[pos]) if w[:1].isupper() and w.isalpha()]
             title = " ".join(caps[:3]) if len(caps) >= 2 else f"Article {split} {a}"
             rows += ["", f" = {title.strip()} = \n", ""]
-            for sec in range(2):
+            pos += 1
+            for sec in range(3):
                 if sec:
                     rows += [f" = = Section {sec} = = \n", ""]
-                para = " ".join(_wikitext_tokens(rest[pos + k]) for k in range(1, 5))
-                pos += 4
-                rows += [f" {para} \n", ""]
-            pos += 1
+                for _ in range(2):  # paragraphs of 1-3 sentences (real ones are often longer)
+                    k = int(rng.integers(1, 4))
+                    para = " ".join(_wikitext_tokens(rest[pos + j]) for j in range(k))
+                    pos += k
+                    rows += [f" {para} \n", ""]
         raw_splits[split] = rows
     # the non-raw version maps words outside the corpus vocabulary to <unk> (~3% of tokens in
     # the real data): here words seen once in the whole source corpus

@@ -121,8 +121,7 @@ def test_bert_base_uncased_keeps_legacy_layernorm_names(hub):
 
 
 # ----------------------------------------------------------------------------- models
-def test_models_load_offline_with_the_auto_classes(hub):
-    res = run_offline(hub, f"""
+MODELS_CODE = f"""
         import torch, transformers
         transformers.logging.set_verbosity_error()
         from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification,
@@ -152,8 +151,21 @@ def test_models_load_offline_with_the_auto_classes(hub):
                      ids=enc["input_ids"][0].tolist(), cls=tok.cls_token_id,
                      sep=tok.sep_token_id, pad=tok.pad_token_id,
                      toks=tok.tokenize("Straße HELLO 中国"))
-        emit(out)
-    """)
+        out_all["models"] = out
+"""
+
+
+@pytest.fixture(scope="session")
+def offline(hub) -> dict:
+    """Everything read back through the libraries in ONE offline interpreter (imports are slow)."""
+    code = "out_all = {}\n" + "\n".join(textwrap.dedent(c) for c in (
+        MODELS_CODE, BERT_SMALL_CODE, GLUE_CODE, CORPORA_CODE,
+        FAIRSEQ_CODE.replace("SINHA_DIR", repr(str(hub / "sinha"))))) + "\nemit(out_all)\n"
+    return run_offline(hub, code)
+
+
+def test_models_load_offline_with_the_auto_classes(offline):
+    res = offline["models"]
     for rid in MODEL_IDS:
         r = res[rid]
         if rid == "prajjwal1/bert-small":
@@ -184,8 +196,7 @@ def test_models_load_offline_with_the_auto_classes(hub):
     assert "model_type" in res["prajjwal1/bert-small"]["config_error"]
 
 
-def test_bert_small_loads_with_an_explicit_config_class(hub):
-    res = run_offline(hub, """
+BERT_SMALL_CODE = """
         import transformers
         transformers.logging.set_verbosity_error()
         from transformers import AutoModel, AutoTokenizer, BertConfig
@@ -193,16 +204,19 @@ def test_bert_small_loads_with_an_explicit_config_class(hub):
         model, info = AutoModel.from_pretrained("prajjwal1/bert-small", config=cfg,
                                                 output_loading_info=True)
         tok = AutoTokenizer.from_pretrained("prajjwal1/bert-small", config=cfg)
-        emit(dict(model=type(model).__name__, missing=sorted(info["missing_keys"]),
-                  vocab=cfg.vocab_size, tok_len=len(tok), lower=tok.tokenize("HELLO")))
-    """)
+        out_all["bert_small"] = dict(model=type(model).__name__, missing=sorted(info["missing_keys"]),
+                  vocab=cfg.vocab_size, tok_len=len(tok), lower=tok.tokenize("HELLO"))
+"""
+
+
+def test_bert_small_loads_with_an_explicit_config_class(offline):
+    res = offline["bert_small"]
     assert res["model"] == "BertModel" and res["missing"] == []
     assert res["vocab"] == res["tok_len"] and res["lower"][0].islower()
 
 
 # ----------------------------------------------------------------------------- datasets
-def test_glue_configs_load_offline(hub):
-    res = run_offline(hub, f"""
+GLUE_CODE = f"""
         import datasets
         datasets.logging.set_verbosity_error()
         out = {{}}
@@ -212,8 +226,12 @@ def test_glue_configs_load_offline(hub):
                                  feats={{k: repr(v) for k, v in d.features.items()}},
                                  labels=sorted(set(d["label"])))
                         for s, d in ds.items()}}
-        emit(out)
-    """)
+        out_all["glue"] = out
+"""
+
+
+def test_glue_configs_load_offline(offline):
+    res = offline["glue"]
     cols = {"cola": ["sentence"], "sst2": ["sentence"], "mrpc": ["sentence1", "sentence2"],
             "qqp": ["question1", "question2"], "stsb": ["sentence1", "sentence2"],
             "mnli": ["premise", "hypothesis"], "qnli": ["question", "sentence"],
@@ -241,8 +259,7 @@ def test_glue_configs_load_offline(hub):
                 assert min(s["labels"]) >= 0 and -1 not in s["labels"]
 
 
-def test_ptb_and_wikitext_load_offline_in_their_schema(hub):
-    res = run_offline(hub, """
+CORPORA_CODE = """
         import datasets
         datasets.logging.set_verbosity_error()
         ptb = datasets.load_dataset("ptb-text-only/ptb_text_only",
@@ -252,8 +269,12 @@ def test_ptb_and_wikitext_load_offline_in_their_schema(hub):
         for cfg in ("wikitext-2-raw-v1", "wikitext-2-v1"):
             wt = datasets.load_dataset("Salesforce/wikitext", cfg)
             out[cfg] = {s: dict(cols=d.column_names, rows=list(d["text"])) for s, d in wt.items()}
-        emit(out)
-    """)
+        out_all["corpora"] = out
+"""
+
+
+def test_ptb_and_wikitext_load_offline_in_their_schema(offline):
+    res = offline["corpora"]
     assert list(res["ptb"]) == ["train", "validation", "test"]
     ptb_rows = [r for s in res["ptb"].values() for r in s["rows"]]
     assert all(s["cols"] == ["sentence"] for s in res["ptb"].values())
@@ -369,24 +390,27 @@ def test_fairseq_checkpoint_needs_omegaconf(hub):
     assert "NEEDS_OMEGACONF" in out and "NOT_WEIGHTS_ONLY" in out
 
 
-def test_fairseq_conversion_matches_an_independent_forward_pass(hub):
-    import torch
-
-    res = run_offline(hub, f"""
+FAIRSEQ_CODE = f"""
         import torch
         from latentgeom.nonstandard import load_fairseq_roberta
         out = {{}}
         tokens = torch.tensor([[0, 31, 57, 102, 250, 2, 1, 1], [0, 9, 400, 77, 18, 64, 311, 2]])
         mask = tokens.ne(1).long()
         for name in {list(standin_hub.SINHA)!r}:
-            model = load_fairseq_roberta({str(hub / 'sinha')!r} + "/" + name + "/model.pt",
+            model = load_fairseq_roberta(SINHA_DIR + "/" + name + "/model.pt",
                                          "hub:roberta-base")
             with torch.no_grad():
                 h = model(input_ids=tokens, attention_mask=mask).last_hidden_state
             out[name] = dict(h=h.tolist(), heads=model.config.num_attention_heads,
                              eps=model.config.layer_norm_eps)
-        emit(dict(out=out, tokens=tokens.tolist()))
-    """)
+        out_all["fairseq"] = dict(out=out, tokens=tokens.tolist())
+"""
+
+
+def test_fairseq_conversion_matches_an_independent_forward_pass(hub, offline):
+    import torch
+
+    res = offline["fairseq"]
     tokens = torch.tensor(res["tokens"])
     keep = tokens.ne(1)
     outs = []
