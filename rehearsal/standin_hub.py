@@ -90,7 +90,11 @@ Datasets
       ``load_dataset("ptb_text_only")`` raises "Dataset scripts are no longer supported" on the
       installed datasets 5.2. Its parquet export lives at revision ``refs/convert/parquet``
       (``penn_treebank/{train,validation,test}/0000.parquet``, parquet-converter commit
-      6003d54), whose inferred config is ``default``. The stand-in is laid as
+      6003d54). That branch has no README, so datasets 5.2 infers one config, ``default``
+      (checked by loading a local folder of the same layout: asking for ``penn_treebank``
+      raises "BuilderConfig 'penn_treebank' not found. Available: ['default']"); the
+      ``HubDatasetModuleFactoryWithParquetExport`` that once named configs after the script's
+      is defined but no longer used in 5.2. The stand-in is laid as
       ``ptb-text-only___ptb_text_only/default/0.0.0/<hash>/`` so that
       ``load_dataset("ptb-text-only/ptb_text_only", revision="refs/convert/parquet")`` (and the
       same without ``revision``) works offline. Column ``sentence`` (string); text is
@@ -100,10 +104,12 @@ Datasets
     * WikiText-2: ``Salesforce/wikitext`` (parquet; the short id ``wikitext`` is a redirect on
       the hub, and offline the cache is keyed by the id the call uses), configs
       ``wikitext-2-raw-v1`` and ``wikitext-2-v1`` (non-raw, with ``<unk>``), column ``text``,
-      splits train/validation/test (36.7k / 3.76k / 4.36k rows). Rows are lines: ``""`` between
-      paragraphs, headings `` = Title = \\n`` / `` = = Section = = \\n``, paragraphs starting
-      with a space and ending with ``\\n``, tokens separated by spaces, ``@-@`` ``@,@`` ``@.@``
-      inside hyphenated words and numbers.
+      splits train/validation/test (36.7k / 3.76k / 4.36k rows; dataset viewer). Rows are
+      lines: ``""`` between paragraphs, headings `` = Title = \\n`` /
+      `` = = Section = = \\n``, paragraphs starting with a space and ending with ``\\n``,
+      tokens separated by spaces, ``@-@`` ``@,@`` ``@.@`` inside hyphenated words and numbers.
+      The stand-in's paragraphs are 1-3 sentences (real ones are often longer) so that the
+      sampler's 4-49 token window finds lines.
 
 Sinha et al. fairseq checkpoints (``DIR/sinha/roberta.base.{orig,shuffle.n1,shuffle.corpus}``)
     ``model.pt`` as ``fairseq/checkpoint_utils.py::save_state`` writes it: a dict with ``cfg``
@@ -323,14 +329,13 @@ class Repo:
         return sha
 
 
-def _torch_bytes(state: dict, name: str = "pytorch_model") -> bytes:
+def _torch_bytes(state: dict) -> bytes:
+    """A ``torch.save`` zip archive in memory (deterministic: no timestamps in the archive)."""
     import torch
 
     buf = io.BytesIO()
-    # the archive's inner folder is named after the file stem, as torch.save(path) does
-    torch.save(state, buf, _use_new_zipfile_serialization=True)
-    data = buf.getvalue()
-    return data
+    torch.save(state, buf)
+    return buf.getvalue()
 
 
 def _safetensors_bytes(state: dict) -> bytes:
@@ -584,8 +589,11 @@ def _fairseq_state(rcfg: dict, seed: int) -> "OrderedDict":
     import torch
     from transformers import RobertaConfig, RobertaModel
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from latentgeom.nonstandard import hf_to_fairseq_roberta
+    try:
+        from latentgeom.nonstandard import hf_to_fairseq_roberta
+    except ImportError:  # run from a checkout without `pip install -e .`
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        from latentgeom.nonstandard import hf_to_fairseq_roberta
 
     _seeded(seed)
     hf = RobertaModel(RobertaConfig(**_cfg_kwargs(rcfg)), add_pooling_layer=False).eval()
