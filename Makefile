@@ -3,7 +3,24 @@
 PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= 2
-TORCH  ?= torch==2.13.0
+# Torch build: TORCH_VARIANT = auto (cuda where `nvidia-smi` is found, else cpu) | cpu | cuda.
+#   cpu  on Linux: torch==$(TORCH_VERSION)+cpu (~200 MB): a CPU wheel pip already finds offline
+#        (find-links) is used as is, otherwise it comes from the PyTorch CPU index (TORCH_INDEX).
+#   cuda, and cpu on macOS: torch==$(TORCH_VERSION) from the default index (PyPI's Linux wheel is
+#        the CUDA build, several GB with its nvidia-* wheels).
+# TORCH="<pip args>" overrides both, e.g. TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126".
+TORCH_VARIANT ?= auto
+TORCH_VERSION ?= 2.13.0
+ifeq ($(TORCH_VARIANT),auto)
+override TORCH_VARIANT := $(if $(shell command -v nvidia-smi 2>/dev/null),cuda,cpu)
+endif
+ifeq ($(TORCH_VARIANT)-$(shell uname -s)-$(origin TORCH),cpu-Linux-undefined)
+TORCH       ?= torch==$(TORCH_VERSION)+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+else
+TORCH       ?= torch==$(TORCH_VERSION)
+TORCH_INDEX ?=
+endif
 # FAISS build: cpu (faiss-cpu, default) or cuda (faiss-gpu-cu12; also set TORCH to a CUDA wheel,
 # e.g. make setup FAISS=cuda TORCH="torch --index-url https://download.pytorch.org/whl/cu124")
 FAISS  ?= cpu
@@ -22,8 +39,10 @@ OFFLINE        = HF_HOME=$(abspath $(REHEARSAL_HUB)) HF_HUB_OFFLINE=1 HF_DATASET
 $(BIN)/latentgeom: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# CPU torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	# Torch first, of TORCH_VARIANT: a bare `torch` requirement would pull PyPI's CUDA build.
+	@echo "torch: $(TORCH) (TORCH_VARIANT=$(TORCH_VARIANT))"
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --no-index --no-deps $(TORCH) 2>/dev/null ||) \
+	  $(BIN)/python -m pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e ".[demo,test,$(FAISS)]"
 	touch $@
 

@@ -153,6 +153,7 @@ class FreshEnv:
                           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
         self.clean_env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONNOUSERSITE="1",
                               TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1",
+                              PIP_NO_COMPILE="1",  # no .pyc for torch & co: half the time
                               MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
         self.n = 0
 

@@ -1,0 +1,69 @@
+"""The workflow used as a Snakemake module from an empty folder, as snakedeploy sets it up.
+
+`snakedeploy deploy-workflow <repo> <dest> --tag vX` writes `<dest>/workflow/Snakefile` holding a
+`module` declaration and `use rule * from`, and copies `config/`. We write the same files with a
+local path in place of `github(...)` (snakedeploy's local provider copies the whole folder,
+.venv included), and dry-run them: nothing may depend on the checkout being the working
+directory or on `src/` being on sys.path.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def _deploy(dest: Path) -> Path:
+    (dest / "workflow").mkdir(parents=True)
+    shutil.copytree(REPO / "config", dest / "config")
+    (dest / "workflow" / "Snakefile").write_text(textwrap.dedent(f"""\
+        from snakemake.utils import min_version
+
+        min_version("9.0")
+
+
+        configfile: "config/config.yaml"
+
+
+        module latentgeom:
+            snakefile:
+                "{REPO / 'Snakefile'}"
+            config:
+                config
+
+
+        use rule * from latentgeom as latentgeom_*
+        """))
+    return dest
+
+
+def _run(cmd, cwd):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_deployed_module_dry_runs_from_an_empty_folder(tmp_path):
+    dest = _deploy(tmp_path / "deployed")
+    out = _run([*SNAKEMAKE, "-n", "--cores", "1", "--quiet", "rules"], cwd=dest)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    text = out.stdout + out.stderr
+    for rule in ("perturb", "embed", "quantize", "measures", "glue_finetune", "analyze",
+                 "figures"):
+        assert f"latentgeom_{rule}" in text, rule
+    assert not (dest / "results").exists(), "a dry run wrote results"
+    assert not (REPO / "tests" / "results").exists()
+
+
+def test_missing_package_is_a_clear_error(tmp_path):
+    # This interpreter with latentgeom made unimportable (as in an env without the package).
+    code = ("import sys; sys.modules['latentgeom'] = None; "
+            "from snakemake.cli import main; sys.argv = ['snakemake'] + sys.argv[1:]; main()")
+    out = _run([sys.executable, "-c", code, "-n", "--cores", "1", "-s", str(REPO / "Snakefile"),
+                "--configfile", str(REPO / "config" / "config.yaml"), "--directory", str(tmp_path)],
+               cwd=tmp_path)
+    assert out.returncode != 0
+    assert "latentgeom package is not importable" in out.stdout + out.stderr
