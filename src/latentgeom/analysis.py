@@ -7,7 +7,15 @@ The input is the joined model table, ``models.csv``: one row per model with
   (empty for non-standard models);
 - ``glue.<task>`` per-task dev scores (optional) and ``glue_average``;
 - every measure as ``<group>.<name>``: ``spread.EEE``, ``spread.VRM``, ``spread.IS`` and, per
-  quantizer group (``additive``, ``product``), ``PP, PC_var, PC_kl, RS, RE, RI, CD_var, PD_EEE``.
+  quantizer group (``additive``, ``product``), ``PP, PC_var, PC_kl, RS, RE, RI, CD_var, PD_EEE``
+  — the paper's definitions (its equations) — and the same under the authors' definitions
+  (their code, NOTES.md) as ``authors:<group>.<name>``. Either set may be absent (the
+  published data have only the authors').
+
+Every statistic is computed per definition ("variant"); one of them, the primary (the config's
+``measures.variant``), fills ``table1``/``table2``, the predictions and the figures, and each
+variant present also gets ``table1_<variant>``/``table2_<variant>`` and its rows in
+``pearson.csv``, so that the paper's conclusions can be read under both definitions.
 
 Regressions are fitted on all perturbed models together (every architecture), as the authors
 did, and used to predict the non-standard models; "LM MSE" is the mean squared error of the
@@ -16,6 +24,7 @@ did, and used to predict the non-standard models; "LM MSE" is the mean squared e
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -40,6 +49,45 @@ PAPER_NAMES = {
 }
 
 
+AUTHORS = "authors:"  #: column prefix of the authors' definitions
+VARIANTS = ("paper", "authors")
+log = logging.getLogger("latentgeom.analysis")
+
+
+def variant_of(column: str) -> str:
+    """``paper`` for ``<group>.<name>``, ``authors`` for ``authors:<group>.<name>``."""
+    return "authors" if column.startswith(AUTHORS) else "paper"
+
+
+def _is_measure(c: str) -> bool:
+    c = c.removeprefix(AUTHORS)
+    return "." in c and not c.startswith("glue.")
+
+
+def variants_present(df) -> list[str]:
+    """The variants that have measure columns in ``df``, in ``VARIANTS`` order."""
+    have = {variant_of(c) for c in df.columns if _is_measure(c)}
+    return [v for v in VARIANTS if v in have]
+
+
+def select_variant(df, variant: str):
+    """``df`` with the measure columns of one variant only, named ``<group>.<name>`` (the other
+    variant's columns dropped): what the statistics and figures read."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
+    keep, rename = [], {}
+    for c in df.columns:
+        if not _is_measure(c):
+            keep.append(c)
+        elif variant_of(c) == variant:
+            keep.append(c)
+            rename[c] = c.removeprefix(AUTHORS)
+    if not rename:
+        raise ValueError(f"model table: no measure columns of the {variant!r} variant "
+                         f"(present: {variants_present(df) or 'none'})")
+    return df[keep].rename(columns=rename)
+
+
 def label(measure: str) -> str:
     """Readable label of a measure column: ``additive.PP`` -> ``Point Patchiness (PP), additive``."""
     group, _, name = measure.partition(".")
@@ -47,16 +95,20 @@ def label(measure: str) -> str:
     return base if group == "spread" else f"{base}, {group}"
 
 
-def measure_columns(df) -> list[str]:
-    """Measure columns in the paper's order: additive, product (other quantizers after), spread."""
-    cols = [c for c in df.columns if "." in c and not c.startswith("glue.")]
-    groups = list(dict.fromkeys(c.split(".", 1)[0] for c in cols))
+def measure_columns(df, variant: str | None = "paper") -> list[str]:
+    """Measure columns of one variant (``None``: both, the paper's first) in the paper's order:
+    additive, product (other quantizers after), spread."""
+    if variant is None:
+        return measure_columns(df, "paper") + measure_columns(df, "authors")
+    cols = [c for c in df.columns if _is_measure(c) and variant_of(c) == variant]
+    bare = {c: c.removeprefix(AUTHORS) for c in cols}
+    groups = list(dict.fromkeys(bare[c].split(".", 1)[0] for c in cols))
     order = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
     rank = {n: i for i, n in enumerate(QUANTIZED + SPREAD)}
     out = []
     for g in order:
-        out += sorted((c for c in cols if c.split(".", 1)[0] == g),
-                      key=lambda c: rank.get(c.split(".", 1)[1], 99))
+        out += sorted((c for c in cols if bare[c].split(".", 1)[0] == g),
+                      key=lambda c: rank.get(bare[c].split(".", 1)[1], 99))
     return out
 
 
@@ -83,7 +135,7 @@ def join_tables(measures, glue):
     front = ["model", "architecture", "kind", "alpha", "seed"]
     front = [c for c in front if c in out.columns]
     glue_cols = [c for c in out.columns if c.startswith("glue.")] + [TARGET]
-    return out[front + glue_cols + measure_columns(out)]
+    return out[front + glue_cols + measure_columns(out, None)]
 
 
 # ----------------------------------------------------------------------------- correlation
@@ -98,8 +150,37 @@ def fisher_ci(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
     return float(np.tanh(z - h)), float(np.tanh(z + h))
 
 
+def unusable_rows(df, measure: str, target: str = TARGET) -> list[tuple[str, str]]:
+    """``(model, reason)`` for every row of ``df`` that a statistic of ``measure`` must leave
+    out: a NaN target, a NaN or infinite measure value (e.g. PC_var is +inf when one cell holds
+    every point)."""
+    import pandas as pd
+
+    x = pd.to_numeric(df[measure], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(df[target], errors="coerce").to_numpy(dtype=float)
+    out = []
+    for model, xi, yi in zip(df["model"], x, y):
+        why = []
+        if np.isnan(yi):
+            why.append(f"{target} NaN")
+        elif np.isinf(yi):
+            why.append(f"{target} {'+' if yi > 0 else '-'}inf")
+        if np.isnan(xi):
+            why.append(f"{measure} NaN")
+        elif np.isinf(xi):
+            why.append(f"{measure} {'+' if xi > 0 else '-'}inf")
+        if why:
+            out.append((str(model), ", ".join(why)))
+    return out
+
+
+def _describe(dropped: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{m} ({why})" for m, why in dropped)
+
+
 def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
-    """Long table: measure, architecture, n, r, ci_low, ci_high, p over perturbed models."""
+    """Long table: measure, architecture, n, r, ci_low, ci_high, p over perturbed models, and
+    ``dropped``: the models left out and why (see :func:`unusable_rows`), each also logged."""
     import pandas as pd
     from scipy import stats
 
@@ -107,6 +188,10 @@ def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
     rows = []
     for m in measures:
         for arch, g in pert.groupby("architecture", sort=False):
+            dropped = unusable_rows(g, m, target)
+            if dropped:
+                log.warning("%s, %s: %d of %d perturbed models left out: %s", m, arch,
+                            len(dropped), len(g), _describe(dropped))
             ok = g[[m, target]].replace([np.inf, -np.inf], np.nan).dropna()
             n = len(ok)
             if n >= 3 and ok[m].nunique() > 1 and ok[target].nunique() > 1:
@@ -115,7 +200,8 @@ def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
                 r, p = float("nan"), float("nan")
             lo, hi = fisher_ci(float(r), n)
             rows.append({"measure": m, "architecture": arch, "n": n, "r": float(r),
-                         "ci_low": lo, "ci_high": hi, "p": float(p)})
+                         "ci_low": lo, "ci_high": hi, "p": float(p),
+                         "dropped": _describe(dropped)})
     return pd.DataFrame(rows)
 
 
@@ -158,16 +244,37 @@ def predict(fit, df, measure: str):
     return pred
 
 
-def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = None) -> dict:
-    """Every statistic of the paper's Tables 1-2 and the non-standard predictions.
-
-    Returns ``{"table2", "table1", "pearson", "predictions", "correlations", "summaries"}``.
-    """
-    import pandas as pd
-
+def check_model_table(df) -> None:
+    """Required columns present and every model named once (a repeated row would be counted
+    twice in every statistic)."""
     missing = [c for c in ("model", "architecture", "kind", TARGET) if c not in df.columns]
     if missing:
         raise ValueError(f"model table: missing columns {missing}")
+    dup = df["model"][df["model"].duplicated()].astype(str).unique().tolist()
+    if dup:
+        raise ValueError(f"model table: {len(dup)} model name(s) appear more than once: "
+                         f"{', '.join(sorted(dup))} (each model must have one row)")
+
+
+def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = None,
+            variant: str | None = None) -> dict:
+    """Every statistic of the paper's Tables 1-2 and the non-standard predictions, under one
+    definition of the measures (``variant``; default: the paper's if the table has them, else
+    the authors').
+
+    Returns ``{"table2", "table1", "pearson", "predictions", "correlations", "summaries",
+    "variant"}``. Duplicate model names are an error; every row left out of a statistic is
+    named with its reason in ``pearson`` (``dropped``) and in a log line.
+    """
+    import pandas as pd
+
+    check_model_table(df)
+    if variant is None:
+        present = variants_present(df)
+        if not present:
+            raise ValueError("model table: no measure columns (expected e.g. 'additive.PP')")
+        variant = present[0]
+    df = select_variant(df, variant)
     measures = list(measures or measure_columns(df))
     if not measures:
         raise ValueError("model table: no measure columns (expected e.g. 'additive.PP')")
@@ -192,7 +299,14 @@ def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = N
         row["lm_mse_no_arch"] = _mse(obs, p_plain)
         row["lm_mse_filtered"] = _mse(obs[keep], p_arch[keep])
         row["n_nonstandard"] = int(np.isfinite(p_arch).sum())
+        row["variant"] = variant
         rows.append(row)
+        if len(ns):
+            no_pred = [(str(ns.loc[i, "model"]), why) for i, why in
+                       _no_prediction_reasons(ns, m, fits["arch"])]
+            if no_pred:
+                log.warning("%s: %d of %d non-standard models left out of lm_mse: %s", m,
+                            len(no_pred), len(ns), _describe(no_pred))
         for i in range(len(ns)):
             preds.append({"model": ns.loc[i, "model"], "architecture": ns.loc[i, "architecture"],
                           "measure": m, "value": ns.loc[i, m], "observed": obs[i],
@@ -206,9 +320,42 @@ def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = N
         [t for t in TABLE1 if t in set(table2.measure)]).reset_index()[list(table2.columns)]
     vals = df[measures].replace([np.inf, -np.inf], np.nan)
     corr = vals.corr(method="pearson")
+    pear.insert(0, "variant", variant)
     return {"table2": table2, "table1": table1, "pearson": pear,
             "predictions": pd.DataFrame(preds), "correlations": corr,
-            "summaries": "\n".join(summaries)}
+            "summaries": "\n".join(summaries), "variant": variant}
+
+
+def _no_prediction_reasons(ns, measure: str, fit):
+    """Index and reason of each non-standard row the '+ architecture' fit cannot predict."""
+    bad = dict(unusable_rows(ns, measure))
+    known = None
+    if fit is not None and "C(architecture)" in fit.model.formula:
+        known = set(fit.model.data.frame["architecture"])
+    for i in range(len(ns)):
+        name = str(ns.loc[i, "model"])
+        if fit is None:
+            yield i, "no regression (too few perturbed models)"
+        elif name in bad:
+            yield i, bad[name]
+        elif known is not None and ns.loc[i, "architecture"] not in known:
+            yield i, f"architecture {ns.loc[i, 'architecture']!r} has no perturbed models"
+
+
+def analyze_all(df, outliers: Iterable[str] = (), primary: str | None = None) -> dict:
+    """:func:`analyze` under every definition the table has: ``{"primary": variant,
+    "variants": {variant: result}}``. ``primary`` (the config's ``measures.variant``; default:
+    the paper's if present) is the one :func:`write_results` puts in ``table1``/``table2``."""
+    check_model_table(df)
+    present = variants_present(df)
+    if not present:
+        raise ValueError("model table: no measure columns (expected e.g. 'additive.PP')")
+    primary = primary or present[0]
+    if primary not in present:
+        raise ValueError(f"measures.variant {primary!r}: the model table has no such measure "
+                         f"columns (present: {present})")
+    return {"primary": primary,
+            "variants": {v: analyze(df, outliers, variant=v) for v in present}}
 
 
 def _mse(obs: np.ndarray, pred: np.ndarray) -> float:
@@ -232,20 +379,34 @@ def to_markdown(df, floatfmt: str = ".3f") -> str:
 
 
 def write_results(res: dict, out_dir: str | Path) -> list[Path]:
-    """Write tables (CSV + Markdown), predictions, correlations and model summaries."""
+    """Write tables (CSV + Markdown), predictions, correlations and model summaries.
+
+    ``res`` from :func:`analyze` (one variant) or :func:`analyze_all`: then ``table1``/``table2``
+    (and predictions, correlations, summaries) are the primary variant's, each variant also
+    gets ``table1_<variant>``/``table2_<variant>``, and ``pearson.csv`` holds every variant's
+    rows (column ``variant``)."""
+    import pandas as pd
+
     from .io import write_csv, write_text
 
     out = Path(out_dir)
+    by_variant = res["variants"] if "variants" in res else {res["variant"]: res}
+    main = by_variant[res["primary"]] if "variants" in res else res
     paths = []
-    for name in ("table1", "table2"):
-        write_csv(out / f"{name}.csv", res[name])
-        write_text(out / f"{name}.md", to_markdown(res[name]))
+    tables = [(name, main[name]) for name in ("table1", "table2")]
+    if "variants" in res:
+        tables += [(f"{name}_{v}", r[name]) for v, r in by_variant.items()
+                   for name in ("table1", "table2")]
+    for name, table in tables:
+        write_csv(out / f"{name}.csv", table)
+        write_text(out / f"{name}.md", to_markdown(table))
         paths += [out / f"{name}.csv", out / f"{name}.md"]
-    write_csv(out / "predictions.csv", res["predictions"])
-    write_csv(out / "pearson.csv", res["pearson"])
-    corr = res["correlations"].reset_index().rename(columns={"index": "measure"})
+    write_csv(out / "predictions.csv", main["predictions"])
+    write_csv(out / "pearson.csv", pd.concat([r["pearson"] for r in by_variant.values()],
+                                             ignore_index=True))
+    corr = main["correlations"].reset_index().rename(columns={"index": "measure"})
     write_csv(out / "correlations.csv", corr)
-    write_text(out / "ols_summaries.txt", res["summaries"])
+    write_text(out / "ols_summaries.txt", main["summaries"])
     return paths + [out / f for f in ("predictions.csv", "pearson.csv", "correlations.csv",
                                       "ols_summaries.txt")]
 
@@ -279,25 +440,32 @@ def _parse_row_name(name: str) -> tuple[str, float, int]:
     return m.group(1), float(m.group(2)) / 100.0, int(m.group(3))
 
 
-def import_published(directory: str | Path):
-    """The authors' published per-model files (NOTES.md) as a table in our schema.
+PUBLISHED_FILES = {  # metrics file -> (GLUE average column, architecture, per-task GLUE file)
+    "bert_small_metrics.csv": ("new_average", "bert-small", "VM_combined_glue.csv"),
+    "bert_model_metrics.csv": ("average", "bert-base", "bert_base_glue.csv"),
+    "roberta_model_metrics.csv": ("average", "roberta", "roberta_glue.csv"),
+}
 
-    Perturbed BERT-small (``bert_small_metrics.csv``, GLUE average ``new_average``) and BERT-base
-    (``bert_model_metrics.csv``, ``average``) models, and the non-standard models
-    (``alt_model_metrics.csv``). Per-task scores are joined from ``VM_combined_glue.csv`` /
-    ``bert_base_glue.csv`` where the row names match. The authors did not publish the measures
-    of their perturbed RoBERTa models, so the table has no perturbed RoBERTa rows.
+
+def import_published(directory: str | Path):
+    """The authors' published per-model files (NOTES.md) as a model table in our schema.
+
+    Perturbed BERT-small (``bert_small_metrics.csv``, GLUE average ``new_average``), BERT-base
+    (``bert_model_metrics.csv``, ``average``) and RoBERTa (``roberta_model_metrics.csv``,
+    ``average``) models, and the 13 non-standard models (``alt_model_metrics.csv``). Per-task
+    scores are joined from ``VM_combined_glue.csv`` / ``bert_base_glue.csv`` /
+    ``roberta_glue.csv`` where present and the row names match. Their measures were computed by
+    their code, so they become the ``authors:<group>.<name>`` columns (no paper-variant
+    columns). Values are taken as published (NaN where their file has none).
     """
     import pandas as pd
 
     d = Path(directory)
-    for f in ("bert_small_metrics.csv", "bert_model_metrics.csv", "alt_model_metrics.csv"):
+    for f in (*PUBLISHED_FILES, "alt_model_metrics.csv"):
         if not (d / f).is_file():
             raise FileNotFoundError(f"published data: {d / f} not found")
     frames = []
-    for fname, avg, arch, glue_file in (
-            ("bert_small_metrics.csv", "new_average", "bert-small", "VM_combined_glue.csv"),
-            ("bert_model_metrics.csv", "average", "bert-base", "bert_base_glue.csv")):
+    for fname, (avg, arch, glue_file) in PUBLISHED_FILES.items():
         df = pd.read_csv(d / fname)
         key = "model" if "model" in df.columns else df.columns[0]
         df = df.rename(columns={key: "row"})
@@ -313,7 +481,7 @@ def import_published(directory: str | Path):
             g = g.rename(columns={g.columns[0]: "row"})
             tasks = [c for c in g.columns if c not in ("row", "average", "new_average")]
             g = g[["row", *tasks]].rename(columns={t: f"glue.{t}" for t in tasks})
-            df = df.merge(g, on="row", how="left")
+            df = df.merge(g, on="row", how="left", validate="many_to_one")
         frames.append(_rename_published(df))
     alt = pd.read_csv(d / "alt_model_metrics.csv")
     alt = alt.drop(columns=[alt.columns[0]]) if alt.columns[0].startswith("Unnamed") else alt
@@ -326,22 +494,26 @@ def import_published(directory: str | Path):
     keep = ["model", "architecture", "kind", "alpha", "seed"]
     keep += sorted(c for c in out.columns if c.startswith("glue.")) + [TARGET]
     out = out[keep + measure_columns(out)]
-    return out
+    return out.rename(columns={c: AUTHORS + c for c in measure_columns(out)})
 
 
 # ----------------------------------------------------------------------------- CLI
 def _cmd_analyze(a) -> None:
     import pandas as pd
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     df = pd.read_csv(a.table)
     outliers = [s for s in (a.outliers or "").split(",") if s]
-    res = analyze(df, outliers=outliers)
+    res = analyze_all(df, outliers=outliers, primary=a.variant)
     write_results(res, a.out)
-    print(to_markdown(res["table2"]))
+    main = res["variants"][res["primary"]]
+    print(f"Table 2 ({res['primary']} definitions of the measures):")
+    print(to_markdown(main["table2"]))
     if a.figures:
         from .plots import make_figures
 
-        for p in make_figures(df, None, Path(a.out) / "figures", predictions=res["predictions"]):
+        for p in make_figures(select_variant(df, res["primary"]), None,
+                              Path(a.out) / "figures", predictions=main["predictions"]):
             print(p)
 
 
@@ -360,6 +532,10 @@ def add_cli(sub) -> None:
     s.add_argument("--outliers", help="comma-separated non-standard models left out of "
                                       "lm_mse_filtered")
     s.add_argument("--figures", action="store_true", help="also draw the figures")
+    s.add_argument("--variant", choices=list(VARIANTS),
+                   help="primary definition of the measures for table1/table2 and the figures "
+                        "(default: paper if the table has it, else authors); every variant "
+                        "present also gets table1_<variant>/table2_<variant>")
     s.set_defaults(func=_cmd_analyze)
     s = sub.add_parser("import-published", help="the authors' published data as a model table")
     s.add_argument("directory", help="folder with bert_small_metrics.csv etc.")

@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nbits", type=int, default=8)
     s.add_argument("--train-size", type=int)
     s.add_argument("--gpu", default="auto", choices=["auto", "yes", "no"])
-    s.add_argument("--variant", default="paper", choices=["paper", "authors"])
+    s.add_argument("--variant", choices=["paper", "authors"],
+                   help="ignored: both definitions are always computed (top level: the "
+                        "paper's equations; 'authors': their code)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="JSON to write")
     s.set_defaults(func=_measures)

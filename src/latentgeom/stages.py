@@ -208,9 +208,13 @@ def read_quantized(path: str) -> tuple[np.ndarray, np.ndarray, str, dict]:
 
 # ----------------------------------------------------------------------------- measures
 def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path: str,
-                   quantizers: list[str] | None = None, variant: str = "paper",
-                   seed: int = 0) -> dict[str, Any]:
-    """All measures of one latent matrix: ``{"spread": …, <quantizer name>: …}`` as JSON."""
+                   quantizers: list[str] | None = None, variant: str | None = None,
+                   seed: int = 0, workers: int | None = None) -> dict[str, Any]:
+    """All measures of one latent matrix under both definitions, as JSON:
+    ``{"spread": …, <quantizer name>: …, "authors": {"spread": …, <quantizer name>: …}}``
+    (top level: the paper's equations; ``authors``: the authors' code, NOTES.md). Both are
+    always computed (``variant`` is accepted for compatibility and ignored: the analysis picks
+    the primary one); ``seed`` seeds the authors' random references."""
     from . import measures
 
     from .integrity import check_built_from, check_embeddings, sha256_file
@@ -231,25 +235,37 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
         fingerprints["quantized_sha256"][name] = sha256_file(path)
         quantized[name] = (codes, codebooks, kind)
     t0 = time.time()
-    result = measures.all_measures(X, quantized, variant=variant, seed=seed)
-    _say(f"measures in {time.time() - t0:.1f}s: {json.dumps(result)}")
+    both = measures.measure_variants(X, quantized, measures.VARIANTS, seed=seed,
+                                     workers=workers)
+    result = {**both["paper"], "authors": both["authors"]}
+    _say(f"measures (both variants) in {time.time() - t0:.1f}s: {json.dumps(result)}")
     out = dict(result)
-    out["provenance"] = provenance(variant=variant, seed=seed, n_rows=int(X.shape[0]),
-                                   quantizers=names)
+    out["provenance"] = provenance(variants=list(measures.VARIANTS), seed=seed,
+                                   n_rows=int(X.shape[0]), quantizers=names)
     out["provenance"].update(fingerprints)
     write_json(out_path, out)
     return result
 
 
 def flatten_measures(m: dict[str, Any]) -> dict[str, float]:
-    """``{"spread": {"EEE": …}}`` -> ``{"spread.EEE": …}`` (provenance dropped)."""
-    return {f"{group}.{k}": v for group, vals in m.items() if group != "provenance"
-            for k, v in vals.items()}
+    """``{"spread": {"EEE": …}, "authors": {"spread": {"EEE": …}}}`` ->
+    ``{"spread.EEE": …, "authors:spread.EEE": …}``: the paper's definitions as
+    ``<group>.<name>``, the authors' as ``authors:<group>.<name>`` (provenance dropped)."""
+    out = {}
+    for group, vals in m.items():
+        if group == "provenance":
+            continue
+        if group == "authors":
+            out.update({f"authors:{k}": v for k, v in flatten_measures(vals).items()})
+        else:
+            out.update({f"{group}.{k}": v for k, v in vals.items()})
+    return out
 
 
 def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
                          out_path: str):
-    """One row per model: model, architecture, kind, alpha, seed, then every measure."""
+    """One row per model: model, architecture, kind, alpha, seed, then every measure under
+    both definitions (``<group>.<name>``: the paper's; ``authors:<group>.<name>``: theirs)."""
     import pandas as pd
 
     rows = []

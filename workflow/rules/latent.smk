@@ -93,7 +93,6 @@ rule measures:
         res("benchmarks/measures/{model}.tsv")
     params:
         quantizers=QUANTIZERS,
-        variant=config["measures"].get("variant", "paper"),
         seed=config["measures"].get("seed", 0),
     threads: 2
     resources:
