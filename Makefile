@@ -26,7 +26,7 @@ endif
 FAISS  ?= cpu
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test report lint dryrun clean rehearsal
+.PHONY: setup demo test report lint bench lock dryrun clean rehearsal
 
 # The rehearsal: config/paper.yaml (sizes cut by rehearsal/sizes.yaml) against a stand-in of the
 # hub built by rehearsal/standin_hub.py, with the hub offline. Run it in a clean clone: it
@@ -43,7 +43,7 @@ $(BIN)/latentgeom: pyproject.toml
 	@echo "torch: $(TORCH) (TORCH_VARIANT=$(TORCH_VARIANT))"
 	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --no-index --no-deps $(TORCH) 2>/dev/null ||) \
 	  $(BIN)/python -m pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[demo,test,$(FAISS)]"
+	$(BIN)/python -m pip install --quiet -e ".[demo,test,$(FAISS)]" $(if $(LOCKED),-c $(LOCK))
 	touch $@
 
 setup: $(BIN)/latentgeom
@@ -57,8 +57,38 @@ report: demo
 test: setup
 	$(BIN)/python -m pytest
 
-lint: setup
+# Lint: snakefmt (Snakefile, *.smk), Snakemake's own linter, ruff (pyproject.toml [tool.ruff]).
+$(BIN)/ruff: pyproject.toml | $(BIN)/latentgeom
+	$(BIN)/python -m pip install --quiet -e ".[lint]"
+	touch $@
+
+lint: setup $(BIN)/ruff
+	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
+
+# Benchmarks: every benchmarks/*.py at its documented size; each one's table is rewritten under
+# $(BENCH_OUT) (benchmarks/README.md discusses them). Long: tens of minutes on 2 CPU cores.
+BENCH_OUT ?= benchmarks/results
+$(BIN)/accelerate: pyproject.toml | $(BIN)/latentgeom
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: setup $(BIN)/accelerate
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/embed.py > $(BENCH_OUT)/embed.md && cat $(BENCH_OUT)/embed.md
+	$(BIN)/python benchmarks/quantize.py > $(BENCH_OUT)/quantize.md && cat $(BENCH_OUT)/quantize.md
+	$(BIN)/python benchmarks/measures.py > $(BENCH_OUT)/measures.md && cat $(BENCH_OUT)/measures.md
+	$(BIN)/python benchmarks/finetune.py --task shuffled --train 600 --dev 300 --seeds 42 43 \
+	  > $(BENCH_OUT)/finetune.md && cat $(BENCH_OUT)/finetune.md
+
+# Lock: the exact versions in $(VENV) (all extras but the project itself), per torch variant.
+# Install from it with `make setup LOCKED=1` (constraints for every package after torch).
+LOCK ?= requirements/lock-$(TORCH_VARIANT).txt
+lock: setup $(BIN)/ruff $(BIN)/accelerate
+	mkdir -p $(dir $(LOCK))
+	{ echo "# pip freeze of $(VENV): make lock TORCH_VARIANT=$(TORCH_VARIANT) ($$($(BIN)/python -V))"; \
+	  $(BIN)/python -m pip freeze --exclude-editable --exclude latentgeom; } > $(LOCK)
 
 dryrun: setup
 	$(BIN)/snakemake -n --quiet rules
