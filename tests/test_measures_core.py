@@ -154,7 +154,7 @@ def test_cell_eee_by_hand():
 
 def test_cell_eee_matches_per_cell_loop_product():
     X = RNG.standard_normal((3000, 8)) * [3, 1, 1, 1, 2, 2, 0.5, 0.5]
-    codes, cb = _pq(X, 2, 4)
+    codes, _ = _pq(X, 2, 4)
     vals = M.cell_eee_values(X, codes, "product")
     for m in range(2):
         for j in range(16):

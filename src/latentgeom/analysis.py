@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -312,7 +311,7 @@ def analyze(df, outliers: Iterable[str] = (), measures: Sequence[str] | None = N
                           "measure": m, "value": ns.loc[i, m], "observed": obs[i],
                           "predicted": p_arch[i], "predicted_no_arch": p_plain[i],
                           "outlier": ns.loc[i, "model"] in outliers})
-        for key, fit in fits.items():
+        for fit in fits.values():
             if fit is not None:
                 summaries.append(f"==== {m}: {fit.model.formula} ====\n{fit.summary()}\n")
     table2 = pd.DataFrame(rows)

@@ -379,7 +379,7 @@ def spread_measures(X, variant: str = "paper", seed: int = 0) -> dict[str, float
 def cell_counts(codes, K: int) -> np.ndarray:
     """Points per centroid, (M, K): ``counts[m, j]`` = #rows with ``codes[:, m] == j``."""
     codes = np.asarray(codes, dtype=np.intp)
-    n, M = codes.shape
+    M = codes.shape[1]
     flat = codes + (np.arange(M) * K)[None, :]
     return np.bincount(flat.ravel(), minlength=M * K).reshape(M, K)
 
@@ -664,7 +664,7 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
 
     X = np.asarray(X)
     codes = np.asarray(codes, dtype=np.intp)
-    n, M = codes.shape
+    M = codes.shape[1]
     d = X.shape[1]
     dsub = d // M if kind == "product" else d
     out = {v: np.full((M, K), np.nan) for v in variants}

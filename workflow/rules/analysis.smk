@@ -37,10 +37,13 @@ rule analyze:
                            category="Tables"),
         extra=multiext(res("analysis/"), "table1.md", "table2.md", "pearson.csv",
                        "correlations.csv", "ols_summaries.txt"),
+        variants=expand(res("analysis/{table}_{variant}.{ext}"), table=ANALYSIS_TABLES,
+                        variant=["paper", "authors"], ext=["csv", "md"]),
     log:
         log("analysis/analyze.log"),
     params:
         outliers=ANALYSIS.get("outliers", []),
+        variant=config["measures"].get("variant", "paper"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -56,6 +59,8 @@ rule figures:
     input:
         table=res("tables/models.csv"),
         representativeness=res("sample/representativeness.csv"),
+    params:
+        variant=config["measures"].get("variant", "paper"),
     output:
         png=[report(res(f"figures/{f}.png"), caption=f"../report/{f}.rst", category="Figures")
              for f in FIGURES],
