@@ -441,3 +441,50 @@ def test_build_is_deterministic_and_refuses_a_non_empty_folder(hub, tmp_path):
     with pytest.raises(FileExistsError):
         standin_hub.build(again)
     assert standin_hub.main(["--out", str(again), "--force"]) == 0
+
+
+# ----------------------------------------------------------------------------- the project
+def test_the_projects_loaders_read_every_paper_source_offline(hub):
+    """The project's own loading code, unchanged, on every hub id config/paper.yaml names."""
+    res = run_offline(hub, """
+        from latentgeom import corpus, models, nonstandard
+        from latentgeom.glue.data import load_split_frames
+        from latentgeom.glue.tasks import get_task
+        out = {"splits": {k: len(v) for k, v in corpus.hub_splits("ptb+wikitext2").items()}}
+        sample, pool = corpus.sample_sequences({"kind": "hub", "name": "ptb+wikitext2"}, 30,
+                                               rules="authors")
+        out["sample"] = sample
+        out["models"] = {}
+        for src in ["hub:prajjwal1/bert-small", "hub:bert-base-uncased", "hub:roberta-base",
+                    "hub:bert-base-chinese", "hub:dbmdz/bert-base-german-uncased",
+                    "hub:aajrami/bert-mlm-base"]:
+            m, tok = models.load_base(src)
+            out["models"][src] = [m.config.model_type, len(tok), m.latentgeom_initialised]
+        m, _ = nonstandard.build("fairseq_roberta", source="hub:roberta-base",
+                                 checkpoint="%s/sinha/roberta.base.orig/model.pt")
+        out["sinha"] = m.config.model_type
+        out["glue"] = {t: {s: list(f.columns) for s, f in load_split_frames(get_task(t), "hub").items()}
+                       for t in ["cola", "stsb", "mnli"]}
+        emit(out)
+    """ % hub)
+    assert set(res["splits"]) == {"ptb/train", "ptb/validation", "ptb/test", "wikitext2/train",
+                                  "wikitext2/validation", "wikitext2/test"}
+    assert len(res["sample"]) == 30 and all(3 < len(s.split()) < 50 for s in res["sample"])
+    assert all(re.fullmatch(r"[\w ]+", s) for s in res["sample"])  # build_tokenizer text
+    assert res["models"]["hub:prajjwal1/bert-small"][0] == "bert"
+    assert res["models"]["hub:roberta-base"][2] == ["pooler.dense.bias", "pooler.dense.weight"]
+    assert res["sinha"] == "roberta"
+    assert res["glue"]["mnli"]["validation_matched"] == ["premise", "hypothesis", "label"]
+
+
+def test_perturbed_roberta_base_checksum_is_stable_across_processes(hub):
+    code = """
+        from latentgeom import models
+        m, _, ch = models.perturbed_model("hub:roberta-base", 0.05, 1)
+        man = models.make_manifest(name="r", base="hub:roberta-base", alpha=0.05, seed=1,
+                                   scope="encoder_weights", architecture="roberta", model=m,
+                                   changed=ch)
+        models.load_from_manifest(man)   # verifies
+        emit(man["checksum"])
+    """
+    assert run_offline(hub, code) == run_offline(hub, code)
