@@ -67,3 +67,42 @@ def test_missing_package_is_a_clear_error(tmp_path):
                cwd=tmp_path)
     assert out.returncode != 0
     assert "latentgeom package is not importable" in out.stdout + out.stderr
+
+
+def _schema_keys(node: dict, prefix: str = "") -> list[str]:
+    """Every key path of the config schema; `*` for a user-chosen name (a base, a quantizer)."""
+    keys = []
+    for name, sub in (node.get("properties") or {}).items():
+        path = f"{prefix}{name}"
+        keys.append(path)
+        keys += _schema_keys(sub, path + ".")
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        keys += _schema_keys(extra, prefix + "*.")
+    return keys
+
+
+def test_config_readme_documents_every_schema_key():
+    import re
+
+    import yaml
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    documented = set(re.findall(r"`([a-z_][\w.<>]*)`", (REPO / "config" / "README.md").read_text()))
+    documented = {re.sub(r"<[^>]+>", "*", k) for k in documented}
+    missing = []
+    for key in _schema_keys(schema):
+        parent = key.rsplit(".", 1)[0] + ".*" if "." in key else None
+        children = any(d.startswith(key + ".") for d in documented)  # a section, by its keys
+        if key not in documented and parent not in documented and not children:
+            missing.append(key)
+    assert not missing, f"config/README.md does not document: {missing}"
+
+
+def test_catalog_file_names_the_workflow_files():
+    import yaml
+
+    spec = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())
+    usage = spec["usage"]
+    assert usage["mandatory-flags"]["flags"] and usage["software-stack-deployment"]["conda"]
+    assert (REPO / "config" / "README.md").is_file()
