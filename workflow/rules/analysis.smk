@@ -41,6 +41,8 @@ rule analyze:
                         variant=["paper", "authors"], ext=["csv", "md"]),
     log:
         log("analysis/analyze.log"),
+    benchmark:
+        res("benchmarks/analysis/analyze.tsv")
     params:
         outliers=ANALYSIS.get("outliers", []),
         variant=config["measures"].get("variant", "paper"),
@@ -67,6 +69,8 @@ rule figures:
         pdf=[res(f"figures/{f}.pdf") for f in FIGURES],
     log:
         log("analysis/figures.log"),
+    benchmark:
+        res("benchmarks/analysis/figures.tsv")
     threads: 1
     resources:
         mem_mb=4000,

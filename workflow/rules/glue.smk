@@ -31,6 +31,8 @@ rule glue_minibench:
         info=res("glue/data/minibench.json"),
     log:
         log("glue/minibench.log"),
+    benchmark:
+        res("benchmarks/glue/minibench.tsv")
     params:
         out_dir=lambda wc, output: str(Path(output.info).parent),
         tasks=GLUE_TASKS,
@@ -54,6 +56,8 @@ rule glue_cache:
         cache=directory(res("glue/cache/{tokenizer}/{task}")),
     log:
         log("glue/cache/{tokenizer}_{task}.log"),
+    benchmark:
+        res("benchmarks/glue/cache/{tokenizer}_{task}.tsv")
     params:
         source=res("glue/data") if GLUE_SOURCE == "minibench" else GLUE_SOURCE,
         tokenizer=lambda wc: GLUE_TOKENIZER_SOURCE[wc.tokenizer],

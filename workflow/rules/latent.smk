@@ -11,6 +11,8 @@ rule sample:
         stats=res("sample/representativeness.csv"),
     log:
         log("sample/sample.log"),
+    benchmark:
+        res("benchmarks/sample.tsv")
     params:
         source=config["sample"]["source"],
         rules=config["sample"].get("rules", "project"),

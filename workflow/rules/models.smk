@@ -8,6 +8,8 @@ rule perturb:
         manifest=res("models/{model}/manifest.json"),
     log:
         log("perturb/{model}.log"),
+    benchmark:
+        res("benchmarks/perturb/{model}.tsv")
     params:
         base=model_param("source"),
         architecture=model_param("architecture"),
@@ -39,6 +41,8 @@ rule nonstandard:
         weights=directory(res("models/{model}/weights")),
     log:
         log("nonstandard/{model}.log"),
+    benchmark:
+        res("benchmarks/nonstandard/{model}.tsv")
     params:
         recipe=model_param("recipe"),
         architecture=model_param("architecture"),
