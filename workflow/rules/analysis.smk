@@ -1,5 +1,5 @@
 # Analysis: join the two halves, the statistics of Tables 1-2, Figures 1-11.
-ANALYSIS = config.get("analysis") or {}
+ANALYSIS = config["analysis"]
 FIGURES = [f"figure{i}" for i in range(1, 12)]
 ANALYSIS_TABLES = ["table1", "table2"]
 
@@ -44,8 +44,8 @@ rule analyze:
     benchmark:
         res("benchmarks/analysis/analyze.tsv")
     params:
-        outliers=ANALYSIS.get("outliers", []),
-        variant=config["measures"].get("variant", "paper"),
+        outliers=ANALYSIS["outliers"],
+        variant=config["measures"]["variant"],
     threads: 1
     resources:
         mem_mb=2000,
@@ -62,7 +62,7 @@ rule figures:
         table=res("tables/models.csv"),
         representativeness=res("sample/representativeness.csv"),
     params:
-        variant=config["measures"].get("variant", "paper"),
+        variant=config["measures"]["variant"],
     output:
         png=[report(res(f"figures/{f}.png"), caption=f"../report/{f}.rst", category="Figures")
              for f in FIGURES],

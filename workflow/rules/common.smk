@@ -47,7 +47,7 @@ from latentgeom.pipeline import model_table  # noqa: E402
 from latentgeom import jobsize as _size  # noqa: E402
 from latentgeom.gpus import gpu_request as _gpu_request  # noqa: E402
 
-RESULTS = config.get("results", "results")
+RESULTS = config["results"]
 MODELS = model_table(config)
 PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed")
 NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
@@ -60,7 +60,7 @@ from latentgeom.preflight import check_config as _check_config, check_files as _
 _check_files(workflow.configfiles)
 _check_config(config, MODELS)
 # One GPU decision for every GPU-capable rule (config resources.gpu: none | auto | N).
-GPU_SETTING = (config.get("resources") or {}).get("gpu", "none")
+GPU_SETTING = config["resources"]["gpu"]
 
 
 def names_regex(names):

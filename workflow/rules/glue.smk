@@ -2,12 +2,11 @@
 # model x task -> scores per model -> tables/glue.csv. Depends on the models only, never on a
 # geometry setting.
 from latentgeom.glue import plan as _plan
-from latentgeom.glue.minibench import DEFAULT_SIZES as _MINI_SIZES
 from latentgeom.glue.tasks import get_task as _get_task
 
-GLUE = config.get("glue") or {}
-GLUE_SOURCE = str(GLUE.get("source", "minibench"))
-GLUE_TASKS = [_get_task(t).name for t in GLUE.get("tasks", list(_MINI_SIZES))]
+GLUE = config["glue"]
+GLUE_SOURCE = str(GLUE["source"])
+GLUE_TASKS = [_get_task(t).name for t in GLUE["tasks"]]
 GLUE_HP_KEYS = ("max_length", "batch_size", "micro_batch_size", "learning_rate", "epochs",
                 "weight_decay", "warmup_ratio", "max_grad_norm", "seed", "group_by_length",
                 "eval_batch_size", "precision", "checkpoint_every")
@@ -37,7 +36,7 @@ rule glue_minibench:
         out_dir=lambda wc, output: str(Path(output.info).parent),
         tasks=GLUE_TASKS,
         sizes=_plan.minibench_sizes(GLUE),
-        seed=GLUE.get("minibench", {}).get("seed", 0),
+        seed=GLUE["minibench"]["seed"],
     threads: 1
     resources:
         mem_mb=2000,
@@ -61,7 +60,7 @@ rule glue_cache:
     params:
         source=res("glue/data") if GLUE_SOURCE == "minibench" else GLUE_SOURCE,
         tokenizer=lambda wc: GLUE_TOKENIZER_SOURCE[wc.tokenizer],
-        max_length=GLUE.get("max_length", 128),
+        max_length=GLUE["max_length"],
     threads: 1
     resources:
         mem_mb=8000,
@@ -92,7 +91,7 @@ rule glue_finetune:
     resources:
         mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
         runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
-        gpu=_gpu_request(GPU_SETTING, GLUE.get("device", "auto")),
+        gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
     conda:
         "../../envs/glue.yaml"
     script:

@@ -15,12 +15,12 @@ rule sample:
         res("benchmarks/sample.tsv")
     params:
         source=config["sample"]["source"],
-        rules=config["sample"].get("rules", "project"),
-        n=config["sample"].get("n", 5000),
-        min_tokens=config["sample"].get("min_tokens", 3),
-        max_tokens=config["sample"].get("max_tokens", 50),
-        seed=config["sample"].get("seed", 0),
-        n_stats=config["sample"].get("representativeness_samples", 10),
+        rules=config["sample"]["rules"],
+        n=config["sample"]["n"],
+        min_tokens=config["sample"]["min_tokens"],
+        max_tokens=config["sample"]["max_tokens"],
+        seed=config["sample"]["seed"],
+        n_stats=config["sample"]["representativeness_samples"],
     threads: 1
     resources:
         mem_mb=4000,
@@ -43,15 +43,15 @@ rule embed:
     benchmark:
         res("benchmarks/embed/{model}.tsv")
     params:
-        layer=config["embed"].get("layer", -1),
-        batch_size=config["embed"].get("batch_size", 64),
-        max_length=config["embed"].get("max_length"),
+        layer=config["embed"]["layer"],
+        batch_size=config["embed"]["batch_size"],
+        max_length=config["embed"]["max_length"],
         # embed.device is read by the script: where the job runs does not re-run it
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),
         runtime=lambda wc, attempt: _size.embed_runtime(config, attempt),
-        gpu=_gpu_request(GPU_SETTING, config["embed"].get("device", "auto")),
+        gpu=_gpu_request(GPU_SETTING, config["embed"]["device"]),
     conda:
         "../../envs/latent.yaml"
     script:
@@ -69,14 +69,14 @@ rule quantize:
         res("benchmarks/quantize/{model}_{quantizer}.tsv")
     params:
         spec=lambda wc: config["quantize"]["quantizers"][wc.quantizer],
-        seed=config["quantize"].get("seed", 0),
-        train_size=config["quantize"].get("train_size"),
-        use_gpu=config["quantize"].get("use_gpu", "auto"),
+        seed=config["quantize"]["seed"],
+        train_size=config["quantize"]["train_size"],
+        use_gpu=config["quantize"]["use_gpu"],
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.quantize_mem(config, attempt),
         runtime=lambda wc, attempt: _size.quantize_runtime(config, wc.quantizer, attempt),
-        gpu=_gpu_request(GPU_SETTING, config["quantize"].get("use_gpu", "auto")),
+        gpu=_gpu_request(GPU_SETTING, config["quantize"]["use_gpu"]),
     conda:
         "../../envs/latent.yaml"
     script:
@@ -95,7 +95,7 @@ rule measures:
         res("benchmarks/measures/{model}.tsv")
     params:
         quantizers=QUANTIZERS,
-        seed=config["measures"].get("seed", 0),
+        seed=config["measures"]["seed"],
     threads: 2
     resources:
         mem_mb=16000,

@@ -17,7 +17,7 @@ rule perturb:
         alpha=model_param("alpha"),
         seed=model_param("seed"),
         scope=model_param("scope"),
-        store_weights=config["models"].get("store_weights", False),
+        store_weights=config["models"]["store_weights"],
         weights_dir=lambda wc: res(f"models/{wc.model}/weights"),
     threads: 1
     resources:
