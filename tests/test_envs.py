@@ -138,7 +138,8 @@ RUNNER = textwrap.dedent('''
     sm = Job()
     for field in ("input", "output", "params", "wildcards", "resources"):
         setattr(sm, field, Named(spec.get(field)))
-    sm.log, sm.threads, sm.config, sm.rule = Named({"log": spec["log"]}), 1, spec["config"], spec["rule"]
+    sm.log, sm.threads = Named({"log": spec["log"]}), 1
+    sm.config, sm.rule = spec["config"], spec["rule"]
     runpy.run_path(spec["script"], init_globals={"snakemake": sm}, run_name="__main__")
 ''')
 
@@ -197,7 +198,8 @@ def fresh_env(request, tmp_path):
     env = FreshEnv(request.param, tmp_path)
     env.build()
     # The project came from the checkout, and nothing leaked in from the .venv.
-    assert str(REPO) in env.sh([str(env.python), "-c", "import latentgeom; print(latentgeom.__file__)"])
+    where = env.sh([str(env.python), "-c", "import latentgeom; print(latentgeom.__file__)"])
+    assert str(REPO) in where
     assert not env.importable("snakemake") and not env.importable("pytest")
     yield env
     shutil.rmtree(tmp_path / "venv", ignore_errors=True)  # ~1 GB with torch
