@@ -59,7 +59,7 @@ from latentgeom.preflight import check_config as _check_config, check_files as _
 
 _check_files(workflow.configfiles)
 _check_config(config, MODELS)
-# One GPU decision for every GPU-capable rule (config resources.gpu: none | auto | N).
+# One GPU decision for every GPU-capable rule, from the config key resources.gpu (none, auto or N).
 GPU_SETTING = config["resources"]["gpu"]
 
 
