@@ -76,7 +76,7 @@ def main() -> None:
     from latentgeom.glue.finetune import Hyperparameters
     from latentgeom.glue.minibench import build_minibench
     from latentgeom.glue.tasks import get_task
-    from latentgeom.models import load_base
+    from latentgeom.models import load_base, make_manifest
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="shuffled")
@@ -92,9 +92,11 @@ def main() -> None:
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
     g = cfg["glue"]
     task = get_task(a.task)
-    manifest = {"name": "minilm_a0_s0", "kind": "perturbed", "base": MINILM, "alpha": 0.0,
-                "seed": 0, "scope": "encoder_weights", "weights": None}
-    _, tok = load_base(MINILM)
+    base_model, tok = load_base(MINILM)
+    # A manifest with the base's checksum, as the perturb rule writes it (alpha 0: the base).
+    manifest = make_manifest(name="minilm_a0_s0", base=MINILM, alpha=0.0, seed=0,
+                             scope="encoder_weights", architecture="minilm-l6", model=base_model)
+    del base_model
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sizes = dict(g["minibench"]["sizes"])
