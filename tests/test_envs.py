@@ -298,3 +298,30 @@ def test_analysis_env_builds_and_runs_analyze(fresh_env):
                            "extra": [str(out / n) for n in names]},
                    params={"outliers": []})
     assert (out / "table2.csv").is_file() and (out / "predictions.csv").is_file()
+
+
+def test_pip_spec_names_the_code_snakemake_imports():
+    """common.smk's LATENTGEOM_PIP_SPEC for this (editable) install is the checkout itself."""
+    text = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    start = text.index("def latentgeom_pip_spec")
+    namespace: dict = {}
+    exec(text[start:text.index("\nos.environ.setdefault", start)], namespace)
+    spec = namespace["latentgeom_pip_spec"]()
+    direct = json.loads(metadata.distribution("latentgeom").read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable"):
+        assert spec == f"-e {REPO}"
+    assert "LATENTGEOM_PIP_SPEC" in text
+
+
+@pytest.mark.parametrize(("variant", "expected"), [("cpu", "torch==2.13.0+cpu"),
+                                                    ("cuda", "torch==2.13.0")])
+def test_makefile_torch_variant(variant, expected, tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    out = subprocess.run(["make", "-n", "-B", "setup", f"VENV={tmp_path}/v",
+                          f"TORCH_VARIANT={variant}"], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    torch_lines = [line for line in out.splitlines() if "pip install" in line and " torch" in line]
+    assert torch_lines and all(expected + " " in line + " " for line in torch_lines), out
+    index = "download.pytorch.org/whl/cpu"
+    assert (index in out) == (variant == "cpu" and os.uname().sysname == "Linux")
