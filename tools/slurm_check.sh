@@ -9,7 +9,9 @@
 #   3. for each mode in $MODES ("none": no job accounting, AccountingStorageType=
 #      accounting_storage/none; "accounting": slurmdbd on a private MariaDB) starts a private
 #      one-node SLURM (munged, [mariadbd, slurmdbd,] slurmctld, slurmd) with its own config, state,
-#      ports and sockets under the work folder, touching no system-wide SLURM/munge/MySQL setup;
+#      ports and sockets under the work folder, touching no system-wide SLURM/munge/MySQL setup
+#      except /etc/slurm/slurm.conf, linked to its config while it runs (the plugin strips
+#      SLURM_CONF from the jobs; an existing file is saved and put back at exit);
 #      runs the DAG through the profile exactly as shipped (in the accounting mode with the
 #      profile's commented alternative `--slurm-status-command sacct`); scancels one fine-tuning
 #      job once it has written a checkpoint and requires the retry to log "resumed from
@@ -17,7 +19,7 @@
 #      that `snakemake -n` says "Nothing to be done", also after changing resources.gpu and
 #      resources.headroom; stops every daemon it started, by PID.
 # Exit status: 0 pass, 1 fail, 77 skipped (not root / no apt-get / packages not installable).
-# Usage: [MODES="none accounting"] [KEEP=1] tools/slurm_check.sh [WORKDIR]
+# Usage: [MODES="none accounting"] [KEEP=1] [REUSE=1] tools/slurm_check.sh [WORKDIR]
 set -uo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,10 +48,29 @@ stop_daemons() {
     done
     PIDS=()
 }
+ETC_CONF=/etc/slurm/slurm.conf
+restore_etc_conf() {
+    # Undo link_etc_conf: remove our link, put back a saved original.
+    if [[ -L "$ETC_CONF" && "$(readlink "$ETC_CONF")" == "$WORK"/* ]]; then rm -f "$ETC_CONF"; fi
+    if [[ -e "$WORK/etc-slurm.conf.orig" && ! -e "$ETC_CONF" ]]; then
+        mv "$WORK/etc-slurm.conf.orig" "$ETC_CONF"; say "restored the original $ETC_CONF"
+    fi
+}
+link_etc_conf() {
+    # The plugin strips SLURM_* (SLURM_CONF too) from each job's environment, so the srun inside
+    # a job reads the default /etc/slurm/slurm.conf, as on a real cluster: point it at ours while
+    # the check runs (an existing file is saved and restored at exit).
+    if [[ -e "$ETC_CONF" && ! ( -L "$ETC_CONF" && "$(readlink "$ETC_CONF")" == "$WORK"/* ) ]]; then
+        mv "$ETC_CONF" "$WORK/etc-slurm.conf.orig"; say "saved the original $ETC_CONF"
+    fi
+    mkdir -p /etc/slurm
+    ln -sfn "$1" "$ETC_CONF"
+}
 cleanup() {
     local rc=$?
     [[ -n "${WATCH_PID:-}" ]] && kill "$WATCH_PID" 2>/dev/null
     stop_daemons
+    restore_etc_conf
     if [[ "${KEEP:-0}" != 1 && $rc -eq 0 ]]; then
         rm -rf "$WORK/local" "$WORK"/slurm-* "$WORK/repo" "$WORK"/state-*
     fi
@@ -184,6 +205,7 @@ JobCompType=jobcomp/none
 NodeName=$HOST CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
+    link_etc_conf "$SLURM_CONF"
     [[ $mode == accounting ]] && start_accounting_db "$S"
     slurmctld -D -i -f "$SLURM_CONF" >>"$S/log/slurmctld.out" 2>&1 &
     PIDS+=($!); say "slurmctld pid $!"
@@ -199,8 +221,13 @@ EOF
 }
 
 # --- 2. clean clone, tiny config, local run ---------------------------------------------------
-rm -rf "$WORK/repo" "$WORK/local" "$WORK"/slurm-*
-git clone -q "$REPO" "$WORK/repo" || fail "git clone"
+# REUSE=1 keeps the clone and a finished local run of an earlier (failed or KEEP=1) check.
+if [[ "${REUSE:-0}" == 1 && -s "$WORK/local/results/tables/measures.csv" ]]; then
+    REUSED=1; rm -rf "$WORK"/slurm-*
+else
+    REUSED=0; rm -rf "$WORK/repo" "$WORK/local" "$WORK"/slurm-*
+    git clone -q "$REPO" "$WORK/repo" || fail "git clone"
+fi
 say "clone at $(git -C "$WORK/repo" rev-parse --short HEAD)"
 export PYTHONPATH="$WORK/repo/src${PYTHONPATH:+:$PYTHONPATH}"   # the clone's package, not $REPO's
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -226,9 +253,9 @@ cfg["resources"] = {"gpu": "auto", "headroom": 3.0}
 EOF
 SMK=("$PY" -m snakemake -s "$WORK/repo/Snakefile")
 mkdir -p "$WORK/local"
-say "local run (--cores $CPUS)"
+say "local run (--cores $CPUS)$( ((REUSED)) && echo ': reused from an earlier check')"
 t=$(date +%s)
-nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$WORK/local" --cores "$CPUS" \
+((REUSED)) || nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$WORK/local" --cores "$CPUS" \
     >"$WORK/local.log" 2>&1 || fail "local run (see $WORK/local.log)"
 say "local run done in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$WORK/local.log" | tail -1)"
 
@@ -264,7 +291,7 @@ check_mode() {  # $1: mode
     ( cd "$WORK/repo" && nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
         --profile workflow/profiles/slurm "${extra[@]}" --verbose ) >"$run.log" 2>&1
     rc=$?
-    wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""
+    kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""
     say "SLURM run exit $rc in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$run.log" | tail -1)"
     [[ $rc -eq 0 ]] || fail "SLURM run (see $run.log)"
     say "$(grep -m1 -o 'SLURM run ID: [^ ]*' "$run.log"); status via $(grep -m1 -oE "status quer(y|ies)[^.]*|using '(squeue|sacct)'[^.]*" "$run.log" || echo "${extra[*]:-squeue (profile)}")"

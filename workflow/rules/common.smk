@@ -27,7 +27,11 @@ def latentgeom_pip_spec():
     from importlib import metadata
     from urllib.parse import unquote, urlparse
 
-    dist = metadata.distribution("latentgeom")
+    try:
+        dist = metadata.distribution("latentgeom")
+    except metadata.PackageNotFoundError:  # imported from a source tree on PYTHONPATH
+        root = Path(_latentgeom.__file__).resolve().parents[2]
+        return f"-e {shlex.quote(str(root))}" if (root / "pyproject.toml").is_file() else ""
     info = json.loads(dist.read_text("direct_url.json") or "null")
     if info is None:  # from an index
         return f"latentgeom=={dist.version}"
@@ -41,7 +45,8 @@ def latentgeom_pip_spec():
     return shlex.quote(f"latentgeom@{url}")  # a wheel or sdist URL
 
 
-os.environ.setdefault("LATENTGEOM_PIP_SPEC", latentgeom_pip_spec())
+if "LATENTGEOM_PIP_SPEC" not in os.environ and latentgeom_pip_spec():
+    os.environ["LATENTGEOM_PIP_SPEC"] = latentgeom_pip_spec()
 
 from latentgeom.pipeline import model_table  # noqa: E402
 from latentgeom import jobsize as _size  # noqa: E402
