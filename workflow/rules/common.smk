@@ -45,8 +45,8 @@ def latentgeom_pip_spec():
     return shlex.quote(f"latentgeom@{url}")  # a wheel or sdist URL
 
 
-if "LATENTGEOM_PIP_SPEC" not in os.environ and latentgeom_pip_spec():
-    os.environ["LATENTGEOM_PIP_SPEC"] = latentgeom_pip_spec()
+if latentgeom_pip_spec():  # one set by the user wins
+    os.environ.setdefault("LATENTGEOM_PIP_SPEC", latentgeom_pip_spec())
 
 from latentgeom.pipeline import model_table  # noqa: E402
 from latentgeom import jobsize as _size  # noqa: E402
