@@ -264,8 +264,9 @@ watch_and_cancel() {  # $1: run folder. Cancel a running shuffled fine-tuning jo
     local run=$1 id comment model
     for _ in $(seq 2400); do
         while read -r id comment; do
-            [[ "$comment" == *rule_glue_finetune*task=shuffled* ]] || continue
-            model=$(sed -E 's/.*model=([^,]+).*/\1/' <<<"$comment")
+            # The plugin's comment: rule_<rule>_wildcards_<values joined by _>.
+            [[ "$comment" == rule_glue_finetune_wildcards_*_shuffled ]] || continue
+            model=${comment#rule_glue_finetune_wildcards_}; model=${model%_shuffled}
             if [[ -n "$(find "$run/results/.scratch" -path "*$model*shuffled*" -name checkpoint.pt 2>/dev/null | head -1)" ]]; then
                 echo "$id $model" > "$run.cancelled"
                 scancel "$id"
