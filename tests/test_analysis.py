@@ -171,12 +171,17 @@ def test_writers_and_markdown(tmp_path):
             "lm_mse_filtered", "r2", "r2_arch"} <= set(t2.columns)
 
 
-def test_cli_import_and_analyze(tmp_path):
+def test_cli_import_and_analyze(tmp_path, capsys):
     from latentgeom.cli import main
 
     assert main(["import-published", str(DATA), "--out", str(tmp_path / "t.csv")]) == 0
     assert main(["analyze", str(tmp_path / "t.csv"), "--out", str(tmp_path / "a")]) == 0
     assert (tmp_path / "a" / "table1.csv").is_file()
+    assert (tmp_path / "a" / "table2_authors.csv").is_file()  # the only definition present
+    assert not (tmp_path / "a" / "table2_paper.csv").exists()
+    assert main(["analyze", str(tmp_path / "t.csv"), "--out", str(tmp_path / "b"),
+                 "--variant", "paper"]) == 2
+    assert "no such measure columns" in capsys.readouterr().err
 
 
 def test_duplicate_model_names_are_an_error():
@@ -240,3 +245,14 @@ def test_both_variants_analysed_and_primary_selected(tmp_path):
     joined = A.join_tables(df.drop(columns=["glue_average"]), df[["model", "glue_average"]])
     assert joined.columns[-4:].tolist() == ["additive.PP", "spread.EEE", "authors:additive.PP",
                                             "authors:spread.EEE"]
+
+
+def test_measures_json_flattens_to_both_column_sets():
+    from latentgeom.stages import flatten_measures
+
+    m = {"spread": {"EEE": 0.5}, "additive": {"PP": 1.1},
+         "authors": {"spread": {"EEE": 0.4}, "additive": {"PP": 1.0}}, "provenance": {"x": 1}}
+    flat = flatten_measures(m)
+    assert flat == {"spread.EEE": 0.5, "additive.PP": 1.1, "authors:spread.EEE": 0.4,
+                    "authors:additive.PP": 1.0}
+    assert A.variants_present(pd.DataFrame([flat])) == ["paper", "authors"]
