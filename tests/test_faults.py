@@ -435,6 +435,16 @@ def test_glue_empty_or_nan_texts_and_single_class_training_are_refused():
     validate_frame(t, pd.DataFrame({"sentence": ["a b", "c d"], "label": [1, 1]}), "validation")
 
 
+def test_unreadable_glue_file_is_named(tmp_path):
+    from latentgeom.glue.data import GlueDataError, load_split_frames
+    from latentgeom.glue.tasks import get_task
+
+    (tmp_path / "train.csv").write_bytes(b"sentence,label\ncaf\xe9,1\nok,0\n")
+    (tmp_path / "validation.csv").write_text("sentence,label\na,1\nb,0\n")
+    with pytest.raises(GlueDataError, match="train.csv"):
+        load_split_frames(get_task("sst2"), tmp_path)
+
+
 # --------------------------------------------------------------------------- tiny DAG runs
 
 

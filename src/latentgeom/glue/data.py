@@ -86,7 +86,13 @@ def load_split_frames(task: Task, source: str | Path) -> dict[str, Any]:
             if path is None:
                 missing.append(split)
             else:
-                frames[split] = _read_local(path, task)
+                try:
+                    frames[split] = _read_local(path, task)
+                except GlueDataError:
+                    raise
+                except (ValueError, UnicodeDecodeError, OSError) as e:  # pandas parser errors too
+                    raise GlueDataError(f"task {task.name}: {path} cannot be read "
+                                        f"({type(e).__name__}: {e})") from None
         if missing:
             raise GlueDataError(
                 f"task {task.name}: split(s) {missing} missing in {folder} (expected "

@@ -273,6 +273,7 @@ class ScratchLock:
         self.folder, self.wait, self.poll = Path(folder), wait, poll_seconds
         self.path = self.folder / ".lock"
         self.fh = None
+        self.waited = False  # whether another worker held the folder first
 
     def __enter__(self) -> ScratchLock:
         import fcntl
@@ -296,6 +297,7 @@ class ScratchLock:
                     print(f"note: scratch folder {self.folder} is locked by {holder} (a worker of "
                           "a killed run?); waiting for it to finish", flush=True)
                     announced = True
+                self.waited = True
                 time.sleep(self.poll)
                 continue
             # The holder may have finished and removed the folder between our open and flock:
@@ -575,8 +577,8 @@ def finetune(*, manifest: dict[str, Any] | str | os.PathLike, task: str,
                       device=device)
     ckpt_dir = scratch_dir(scratch, name=name, task=task_.name, out_metrics=out_metrics,
                            fingerprint=fp)
-    with ScratchLock(ckpt_dir, wait=wait_for_lock):
-        done = _finished_by_other(out_metrics, out_log, fp)
+    with ScratchLock(ckpt_dir, wait=wait_for_lock) as lock:
+        done = _finished_by_other(out_metrics, out_log, fp) if lock.waited else None
         if done is not None:
             print(f"{name} / {task_.name}: finished meanwhile by the worker that held "
                   f"{ckpt_dir}; its result is kept")
