@@ -493,7 +493,7 @@ def test_two_clones_at_once_then_a_corrupted_intermediate(tmp_path, tiny_bert):
         runs[name] = (cfg, subprocess.Popen(smk_cmd(tmp_path / name, cfg, *targets), env=env,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                             text=True))
-    for name, (cfg, p) in runs.items():
+    for name, (_cfg, p) in runs.items():
         out, _ = p.communicate(timeout=900)
         assert p.returncode == 0, f"run {name}:\n{out[-6000:]}"
     assert not list(machine_tmp.rglob("checkpoint*")), "checkpoints under the shared TMPDIR"

@@ -42,11 +42,11 @@ rule embed:
         log("embed/{model}.log"),
     benchmark:
         res("benchmarks/embed/{model}.tsv")
+    # embed.device is read by the script: where the job runs re-runs nothing
     params:
         layer=config["embed"]["layer"],
         batch_size=config["embed"]["batch_size"],
         max_length=config["embed"]["max_length"],
-        # embed.device is read by the script: where the job runs does not re-run it
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),
