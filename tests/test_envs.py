@@ -158,8 +158,12 @@ class FreshEnv:
                               MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
         self.n = 0
 
-    def build(self):
+    def build(self, torch_layer: Path | None = None):
         subprocess.run([sys.executable, "-m", "venv", str(self.root / "venv")], check=True)
+        if torch_layer is not None:  # see the torch_layer fixture
+            site = self.sh([str(self.python), "-c", "import sysconfig; print(sysconfig.get_path("
+                            "'purelib'))"]).strip()
+            (Path(site) / "_torch_layer.pth").write_text(f"{torch_layer}\n")
         reqs = self.root / "requirements.txt"
         reqs.write_text("\n".join(pip_lines(self.group)) + "\n")
         self.sh([str(self.python), "-m", "pip", "install", "--quiet", "-r", str(reqs)])
@@ -173,6 +177,11 @@ class FreshEnv:
                              capture_output=True, text=True)
         assert out.returncode == 0, f"{cmd}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
         return out.stdout
+
+    def imports(self, *modules: str) -> None:
+        """Import these modules with the env's interpreter (the lazily imported ones too)."""
+        self.sh([str(self.python), "-c", "import importlib, sys\n"
+                 f"for m in {list(modules)!r}: importlib.import_module(m)"])
 
     def importable(self, module: str) -> bool:
         code = f"import importlib.util as u; print(u.find_spec({module!r}) is not None)"
@@ -193,10 +202,33 @@ class FreshEnv:
             raise
 
 
+@pytest.fixture(scope="session")
+def torch_layer(tmp_path_factory) -> Path:
+    """torch and its dependencies, installed once from scratch into a folder of their own.
+
+    The three envs that need torch take the same range; installing it three times (about 1 GB
+    unpacked each) would triple the slowest part of these tests. Each fresh venv sees this folder
+    through a .pth file, so pip counts torch as installed and resolves the rest of the env on top
+    (a package this folder also holds, at a version the env rejects, is installed into the venv,
+    which comes first on sys.path).
+    """
+    specs = {str(requirements(g)["torch"]) for g in GROUPS if "torch" in requirements(g)}
+    assert len(specs) == 1, f"the envs disagree on torch: {specs}"
+    layer = tmp_path_factory.mktemp("torch_layer")
+    env = {**os.environ, "PIP_NO_COMPILE": "1"}
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target",
+                          str(layer), specs.pop()], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    yield layer
+    shutil.rmtree(layer, ignore_errors=True)
+
+
 @pytest.fixture
 def fresh_env(request, tmp_path):
     env = FreshEnv(request.param, tmp_path)
-    env.build()
+    needs_torch = "torch" in requirements(request.param)
+    env.build(request.getfixturevalue("torch_layer") if needs_torch else None)
     # The project came from the checkout, and nothing leaked in from the .venv.
     where = env.sh([str(env.python), "-c", "import latentgeom; print(latentgeom.__file__)"])
     assert str(REPO) in where
@@ -220,6 +252,7 @@ def _manifest(env: FreshEnv, model: str, alpha: float) -> str:
 @pytest.mark.parametrize("fresh_env", ["models"], indirect=True)
 def test_models_env_builds_and_runs_perturb(fresh_env):
     _manifest(fresh_env, "minilm_a0.1_s0", 0.1)
+    fresh_env.imports("torch", "transformers", "omegaconf", "latentgeom.nonstandard")
     assert not fresh_env.importable("faiss")
 
 
@@ -254,6 +287,7 @@ def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
                    params={"quantizers": ["additive", "product"], "variant": "paper", "seed": 0})
     measures = json.loads(out.read_text())
     assert {"spread", "additive", "product"} <= set(measures)
+    env.imports("datasets", "gensim", "faiss", "scipy.stats", "pandas", "tqdm")
 
 
 @pytest.mark.slow
@@ -272,6 +306,7 @@ def test_glue_env_builds_and_runs_minibench_and_cache(fresh_env):
                    params={"source": str(data), "tokenizer": f"packaged:{PACKAGED_MODEL}",
                            "max_length": 32})
     assert any(cache.iterdir())
+    env.imports("latentgeom.glue.finetune", "datasets", "sklearn.metrics", "scipy.stats", "torch")
     assert not fresh_env.importable("faiss")
 
 
@@ -296,16 +331,19 @@ def test_analysis_env_builds_and_runs_analyze(fresh_env):
                    output={"table1": str(out / "table1.csv"), "table2": str(out / "table2.csv"),
                            "predictions": str(out / "predictions.csv"),
                            "extra": [str(out / n) for n in names]},
-                   params={"outliers": []})
+                   params={"outliers": [], "variant": "paper"})
     assert (out / "table2.csv").is_file() and (out / "predictions.csv").is_file()
+    env.imports("latentgeom.plots", "statsmodels.api", "matplotlib.pyplot")
 
 
 def test_pip_spec_names_the_code_snakemake_imports():
     """common.smk's LATENTGEOM_PIP_SPEC for this (editable) install is the checkout itself."""
     text = (REPO / "workflow" / "rules" / "common.smk").read_text()
     start = text.index("def latentgeom_pip_spec")
-    namespace: dict = {}
-    exec(text[start:text.index("\nos.environ.setdefault", start)], namespace)
+    import latentgeom
+
+    namespace: dict = {"Path": Path, "_latentgeom": latentgeom}
+    exec(text[start:text.index('\nif latentgeom_pip_spec()', start)], namespace)
     spec = namespace["latentgeom_pip_spec"]()
     direct = json.loads(metadata.distribution("latentgeom").read_text("direct_url.json") or "{}")
     if direct.get("dir_info", {}).get("editable"):
