@@ -108,6 +108,37 @@ def test_every_rule_file_uses_an_env():
             assert (ENVS / name).is_file(), name
 
 
+def rule_params(rule: str) -> set[str]:
+    """The names in a rule's params: block, read from workflow/rules/*.smk."""
+    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
+        m = re.search(rf"^rule {rule}:\n(.*?)(?=^\S|\Z)", smk.read_text(), flags=re.M | re.S)
+        if m:
+            block = re.search(r"^    params:\n(.*?)(?=^    \S|\Z)", m.group(1), flags=re.M | re.S)
+            names = re.findall(r"^        (\w+)=", block.group(1), flags=re.M) if block else []
+            return set(names)
+    raise KeyError(rule)
+
+
+# The params the slow tests below hand each rule script (stand-ins for the rule's own).
+STAND_IN_PARAMS = {
+    "perturb": {"base", "architecture", "kind", "alpha", "seed", "scope", "store_weights",
+                "weights_dir"},
+    "sample": {"source", "rules", "n", "min_tokens", "max_tokens", "seed", "n_stats"},
+    "embed": {"layer", "batch_size", "max_length"},
+    "quantize": {"spec", "seed", "train_size", "use_gpu"},
+    "measures": {"quantizers", "seed"},
+    "glue_minibench": {"out_dir", "tasks", "sizes", "seed"},
+    "glue_cache": {"source", "tokenizer", "max_length"},
+    "analyze": {"outliers", "variant"},
+}
+
+
+@pytest.mark.parametrize("rule", sorted(STAND_IN_PARAMS))
+def test_stand_in_params_match_the_rules(rule):
+    assert rule_params(rule) == STAND_IN_PARAMS[rule], (
+        f"rule {rule}'s params changed: update STAND_IN_PARAMS and the slow test that runs it")
+
+
 # --- building the envs -------------------------------------------------------------------------
 
 RUNNER = textwrap.dedent('''
@@ -188,6 +219,7 @@ class FreshEnv:
         return self.sh([str(self.python), "-c", code]).strip() == "True"
 
     def run_script(self, rule: str, script: str, **job):
+        assert set(job.get("params", {})) == STAND_IN_PARAMS[rule], rule
         self.n += 1
         job = {"rule": rule, "script": str(REPO / "scripts" / script), "config": {},
                "log": str(self.root / "logs" / f"{self.n}_{rule}.log"), **job}
@@ -266,7 +298,8 @@ def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
                    output={"sequences": seq, "meta": str(root / "sample" / "sample.json"),
                            "stats": str(root / "sample" / "representativeness.csv")},
                    params={"source": {"kind": "packaged", "name": "gensim-demo"}, "n": 24,
-                           "min_tokens": 3, "max_tokens": 12, "seed": 0, "n_stats": 2})
+                           "rules": "project", "min_tokens": 3, "max_tokens": 12, "seed": 0,
+                           "n_stats": 2})
     emb = str(root / "latent" / "m" / "embeddings.npy")
     config = {"results": str(root), "embed": {"device": "cpu"}, "quantize": {"use_gpu": False}}
     env.run_script("embed", "embed.py", config=config, resources={"gpu": 0},
@@ -284,7 +317,7 @@ def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
     out = root / "measures" / "m.json"
     env.run_script("measures", "measures.py", input={"embeddings": emb, "quantized": quantized},
                    output={"measures": str(out)},
-                   params={"quantizers": ["additive", "product"], "variant": "paper", "seed": 0})
+                   params={"quantizers": ["additive", "product"], "seed": 0})
     measures = json.loads(out.read_text())
     assert {"spread", "additive", "product"} <= set(measures)
     env.imports("datasets", "gensim", "faiss", "scipy.stats", "pandas", "tqdm")
