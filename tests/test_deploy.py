@@ -106,3 +106,16 @@ def test_catalog_file_names_the_workflow_files():
     usage = spec["usage"]
     assert usage["mandatory-flags"]["flags"] and usage["software-stack-deployment"]["conda"]
     assert (REPO / "config" / "README.md").is_file()
+
+
+def test_rules_take_defaults_from_the_schema():
+    """Defaults live in workflow/schemas/config.schema.yaml only (validate() fills them in):
+    the rules read config["a"]["b"], never config.get(...) or .get(key, default)."""
+    import re
+
+    offenders = []
+    for smk in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
+        for i, line in enumerate(smk.read_text().splitlines(), 1):
+            if re.search(r'config(\[[^]]+\])*\.get\(|\.get\("\w+",', line):
+                offenders.append(f"{smk.name}:{i}: {line.strip()}")
+    assert not offenders, "defaults repeated outside the schema:\n" + "\n".join(offenders)
