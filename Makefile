@@ -21,8 +21,8 @@ else
 TORCH       ?= torch==$(TORCH_VERSION)
 TORCH_INDEX ?=
 endif
-# FAISS build: cpu (faiss-cpu, default) or cuda (faiss-gpu-cu12; also set TORCH to a CUDA wheel,
-# e.g. make setup FAISS=cuda TORCH="torch --index-url https://download.pytorch.org/whl/cu124")
+# FAISS build: cpu (faiss-cpu, default) or cuda (faiss-gpu-cu12; pair it with a CUDA torch, which
+# TORCH_VARIANT=auto picks where nvidia-smi is found: make setup FAISS=cuda)
 FAISS  ?= cpu
 BIN    := $(VENV)/bin
 
