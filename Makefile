@@ -26,7 +26,7 @@ endif
 FAISS  ?= cpu
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test report lint bench lock dryrun clean rehearsal
+.PHONY: setup demo test test-envs report lint bench lock dryrun clean rehearsal
 
 # The rehearsal: config/paper.yaml (sizes cut by rehearsal/sizes.yaml) against a stand-in of the
 # hub built by rehearsal/standin_hub.py, with the hub offline. Run it in a clean clone: it
@@ -56,6 +56,10 @@ report: demo
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The per-rule-group envs, each built in a fresh virtualenv (slow: several minutes each).
+test-envs: setup
+	$(BIN)/python -m pytest -m envbuild tests/test_envs.py
 
 # Lint: snakefmt (Snakefile, *.smk), Snakemake's own linter, ruff (pyproject.toml [tool.ruff]).
 $(BIN)/ruff: pyproject.toml | $(BIN)/latentgeom

@@ -280,7 +280,7 @@ def _manifest(env: FreshEnv, model: str, alpha: float) -> str:
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.envbuild
 @pytest.mark.parametrize("fresh_env", ["models"], indirect=True)
 def test_models_env_builds_and_runs_perturb(fresh_env):
     _manifest(fresh_env, "minilm_a0.1_s0", 0.1)
@@ -288,7 +288,7 @@ def test_models_env_builds_and_runs_perturb(fresh_env):
     assert not fresh_env.importable("faiss")
 
 
-@pytest.mark.slow
+@pytest.mark.envbuild
 @pytest.mark.parametrize("fresh_env", ["latent"], indirect=True)
 def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
     env, root = fresh_env, fresh_env.root
@@ -323,7 +323,7 @@ def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
     env.imports("datasets", "gensim", "faiss", "scipy.stats", "pandas", "tqdm")
 
 
-@pytest.mark.slow
+@pytest.mark.envbuild
 @pytest.mark.parametrize("fresh_env", ["glue"], indirect=True)
 def test_glue_env_builds_and_runs_minibench_and_cache(fresh_env):
     env, root = fresh_env, fresh_env.root
@@ -343,7 +343,7 @@ def test_glue_env_builds_and_runs_minibench_and_cache(fresh_env):
     assert not fresh_env.importable("faiss")
 
 
-@pytest.mark.slow
+@pytest.mark.envbuild
 @pytest.mark.parametrize("fresh_env", ["analysis"], indirect=True)
 def test_analysis_env_builds_and_runs_analyze(fresh_env):
     env, root = fresh_env, fresh_env.root
