@@ -174,6 +174,7 @@ JobAcctGatherType=jobacct_gather/none"
         acct="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=$HOST
 AccountingStoragePort=16819
+AccountingStoragePass=$MUNGE_SOCK
 JobAcctGatherType=jobacct_gather/linux"
     fi
     cat > "$SLURM_CONF" <<EOF
