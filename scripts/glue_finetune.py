@@ -6,13 +6,15 @@ changed param re-runs every fine-tuning job).
 """
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
 claim_for_job(snakemake)  # noqa: F821
-from latentgeom.glue.finetune import exit_with_parent, finetune, runtime_settings
+from latentgeom.glue.checkpoint import exit_with_parent
+from latentgeom.glue.plan import runtime_settings
+from latentgeom.glue.stages import finetune_stage
 from latentgeom.io import log_to
 
 sm = snakemake  # noqa: F821
 exit_with_parent()  # a worker never outlives its snakemake
 run = runtime_settings(sm.config, model=sm.wildcards.model, task=sm.wildcards.task)
 with log_to(sm.log[0]):
-    finetune(manifest=sm.input.manifest, task=sm.wildcards.task, cache_dir=sm.input.cache,
-             out_metrics=sm.output.metrics, out_log=sm.output.train_log,
-             hyperparameters=sm.params.hyperparameters, threads=sm.threads, **run)
+    finetune_stage(manifest=sm.input.manifest, task=sm.wildcards.task, cache_dir=sm.input.cache,
+                   out_metrics=sm.output.metrics, out_log=sm.output.train_log,
+                   hyperparameters=sm.params.hyperparameters, threads=sm.threads, **run)

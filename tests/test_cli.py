@@ -67,3 +67,13 @@ def test_help_lists_stages(capsys):
     text = capsys.readouterr().out
     for cmd in ("perturb", "sample", "embed", "quantize", "measures"):
         assert cmd in text
+
+
+def test_glue_commands_are_in_the_one_command_line(capsys):
+    import latentgeom.cli as cli
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "finetune" in text and "glue-data" in text
+    assert not any(p.startswith("latentgeom.glue") for p in cli.PLUGINS)

@@ -102,7 +102,7 @@ HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 2, "max_length": 32, "se
 
 
 def finetune_toy(toy, out: Path, **kw):
-    from latentgeom.glue.finetune import finetune
+    from latentgeom.glue.stages import finetune_stage as finetune
 
     root, man = toy
     return finetune(manifest=man, task="sst2", cache_dir=root / "cache",
@@ -112,7 +112,7 @@ def finetune_toy(toy, out: Path, **kw):
 
 def test_scratch_is_private_to_the_job_not_tmpdir(toy, tmp_path, monkeypatch):
     """Item 1: the default scratch is not $TMPDIR; two outputs never share a checkpoint."""
-    from latentgeom.glue.finetune import TrainingInterrupted
+    from latentgeom.glue.train import TrainingInterrupted
 
     shared_tmp = tmp_path / "machine_tmp"
     shared_tmp.mkdir()
@@ -140,12 +140,12 @@ def test_scratch_is_private_to_the_job_not_tmpdir(toy, tmp_path, monkeypatch):
 
 def test_second_worker_on_one_scratch_waits_or_refuses(tmp_path):
     """Item 4: an exclusive lock on the job's scratch folder for the worker's lifetime."""
-    from latentgeom.glue.finetune import ScratchLock
+    from latentgeom.glue.checkpoint import ScratchLock
 
     folder = tmp_path / "m" / "t" / "key"
     holder = subprocess.Popen([PY, "-c", textwrap.dedent(f"""
         import time
-        from latentgeom.glue.finetune import ScratchLock
+        from latentgeom.glue.checkpoint import ScratchLock
         with ScratchLock({str(folder)!r}):
             print("locked", flush=True)
             time.sleep(3)
@@ -167,7 +167,7 @@ def test_worker_exits_when_its_controller_is_killed(tmp_path):
     """Item 4: controller -> bash -> worker; SIGKILL the controller, the worker ends too."""
     pidfile = tmp_path / "worker.pid"
     worker = tmp_path / "worker.py"
-    worker.write_text(f"from latentgeom.glue.finetune import exit_with_parent\n"
+    worker.write_text(f"from latentgeom.glue.checkpoint import exit_with_parent\n"
                       f"import os, time\nexit_with_parent(poll_seconds=0.2)\n"
                       f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n")
     # as Snakemake runs a script: its shell, then the interpreter

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from latentgeom.glue.data import GlueDataError, build_cache
-from latentgeom.glue.finetune import (TrainingInterrupted, classification_model, epoch_batches,
-                                      finetune)
+from latentgeom.glue.model import classification_model
+from latentgeom.glue.sampler import epoch_batches
+from latentgeom.glue.stages import finetune_stage as finetune
 from latentgeom.glue.tasks import get_task
+from latentgeom.glue.train import TrainingInterrupted
 
 A = "red green blue yellow orange purple brown black white pink".split()
 B = "dog cat horse cow sheep goat mouse bird fish duck".split()
@@ -172,3 +174,24 @@ def test_cli_finetune_runs_alone(toy, tmp_path, tiny_bert):
     assert m["task"] == "sst2" and 0 <= m["score"] <= 1
     assert main(["finetune", "--model", tiny_bert, "--task", "nope", "--data", "hub",
                  "--out", str(tmp_path / "x")]) == 2
+
+
+def test_one_list_of_settings_for_dataclass_rule_params_and_cli_flags():
+    from dataclasses import fields
+
+    from latentgeom.cli import build_parser
+    from latentgeom.glue.hparams import KEYS, Hyperparameters, from_config
+
+    assert KEYS == tuple(f.name for f in fields(Hyperparameters))
+    glue = {**{k: None for k in KEYS}, "device": "cpu", "scratch": None, "tasks": ["cola"]}
+    assert list(from_config(glue)) == list(KEYS)  # only settings, in the dataclass's order
+    finetune = build_parser()._subparsers._group_actions[0].choices["finetune"]
+    dests = {a.dest for a in finetune._actions}
+    assert set(KEYS) <= dests
+    args = finetune.parse_args(["--model", "m", "--task", "t", "--data", "d", "--out", "o",
+                                "--no-group-by-length", "--precision", "fp32",
+                                "--adam-epsilon", "1e-6", "--micro-batch-size", "4"])
+    hp = {k: getattr(args, k) for k in KEYS if getattr(args, k) is not None}
+    assert hp == {"group_by_length": False, "precision": "fp32", "adam_epsilon": 1e-6,
+                  "micro_batch_size": 4}
+    Hyperparameters.from_dict(hp)  # every flag is a valid setting

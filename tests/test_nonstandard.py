@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentgeom import models, nonstandard
+from latentgeom import models, nonstandard, stages
 
 
 def _emb(m):
@@ -70,9 +70,9 @@ def test_embedding_swap_different_vocabularies(tmp_path, tiny_bert):
 
 
 def test_build_stage_manifest_roundtrip(tmp_path, tiny_bert):
-    man = nonstandard.build_stage(name="shuf", manifest_path=str(tmp_path / "m.json"),
-                                  weights_dir=str(tmp_path / "w"), recipe="shuffle_embeddings",
-                                  architecture="tiny", source=tiny_bert, seed=0)
+    man = stages.nonstandard_stage(name="shuf", manifest_path=str(tmp_path / "m.json"),
+                                   weights_dir=str(tmp_path / "w"), recipe="shuffle_embeddings",
+                                   architecture="tiny", source=tiny_bert, seed=0)
     assert man["kind"] == "nonstandard" and man["recipe"] == "shuffle_embeddings"
     model, tok = models.load_from_manifest(man)
     assert models.state_checksum(model.state_dict()) == man["checksum"]
@@ -109,3 +109,28 @@ def test_fairseq_errors(tmp_path, tiny_roberta):
         nonstandard.fairseq_to_hf_roberta(
             {"encoder.sentence_encoder.layers.0.weird.weight": torch.zeros(1),
              "encoder.sentence_encoder.embed_tokens.weight": torch.zeros(3, 2)})
+
+
+@pytest.mark.parametrize("recipe, donor, tokenizer, expected", [
+    (None, None, None, "src"),                       # perturbed: its base's
+    ("shuffle_embeddings", None, None, "src"),
+    ("shuffle_embeddings", "don", None, "src"),      # donor unused by the recipe
+    ("embedding_swap", "don", None, "don"),
+    ("untrained", None, None, "src"),
+    ("untrained", "don", None, "don"),
+    ("pretrained", None, "tok", "tok"),
+    ("fairseq_roberta", None, None, "src"),
+    ("embedding_swap", "don", "tok", "tok"),
+])
+def test_one_tokenizer_choice_for_builder_planner_and_finetuning(recipe, donor, tokenizer,
+                                                                 expected):
+    assert nonstandard.tokenizer_source(recipe, source="src", donor=donor,
+                                        tokenizer=tokenizer) == expected
+    grid = {"kind": "perturbed" if recipe is None else "nonstandard", "source": "src"}
+    if recipe:
+        grid.update(recipe=recipe, donor=donor, tokenizer=tokenizer)
+    assert nonstandard.model_tokenizer(grid) == expected
+    # the manifest the builder writes names its choice; a perturbed one names its base
+    manifest = {"base": "src"} if recipe is None else {"base": "src", "recipe": recipe,
+                                                       "donor": donor, "tokenizer": expected}
+    assert nonstandard.model_tokenizer(manifest) == expected

@@ -5,6 +5,8 @@
     latentgeom embed    m.json seqs.txt --out emb.npy
     latentgeom quantize emb.npy --method lsq --out lsq.npz
     latentgeom measures emb.npy --out m.json [--quantized additive=lsq.npz product=pq.npz]
+    latentgeom glue-data --out data/
+    latentgeom finetune --model m.json --task polarity --data data/ --out ft/
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 #: Subcommands registered by other modules: ``module`` must define ``add_cli(subparsers)``.
-PLUGINS = ("latentgeom.glue.finetune", "latentgeom.analysis", "latentgeom.integrity",
-           "latentgeom.preflight")
+PLUGINS = ("latentgeom.analysis", "latentgeom.integrity", "latentgeom.preflight")
 
 
 def _perturb(a: argparse.Namespace) -> None:
@@ -88,6 +90,75 @@ def _measures(a: argparse.Namespace) -> None:
                              quantizers=list(quantized), out_path=a.out, variant=a.variant,
                              seed=a.seed)
     print(json.dumps(res, indent=2))
+
+
+def _manifest_for(model: str) -> dict[str, Any]:
+    """A manifest from ``--model``: a manifest JSON, a folder holding one, or a model folder."""
+    from .io import read_json
+
+    p = Path(model)
+    if p.is_file():
+        return read_json(p)
+    if (p / "manifest.json").is_file():
+        return read_json(p / "manifest.json")
+    if (p / "config.json").is_file():
+        from .models import load_base, make_manifest
+
+        model, _ = load_base(f"path:{p}", with_tokenizer=False)  # for the checksum
+        return make_manifest(name=p.resolve().name, base=f"path:{p}", alpha=None, seed=0,
+                             scope="", architecture=p.resolve().name, kind="pretrained",
+                             model=model, weights=str(p), extra={"tokenizer": f"path:{p}"})
+    raise FileNotFoundError(f"--model {model}: neither a manifest nor a model folder "
+                            "(config.json)")
+
+
+def _finetune(a: argparse.Namespace) -> None:
+    import json
+
+    from .glue.hparams import KEYS, Hyperparameters
+    from .glue.stages import cache_stage, finetune_stage
+    from .glue.tasks import get_task
+    from .nonstandard import model_tokenizer
+
+    hp = {k: getattr(a, k) for k in KEYS if getattr(a, k) is not None}
+    task = get_task(a.task)
+    man = _manifest_for(a.model)
+    out = Path(a.out)
+    cache = Path(a.cache) if a.cache else out / "cache"
+    max_length = hp.get("max_length", Hyperparameters.max_length)
+    if not (cache / "meta.json").is_file():
+        cache_stage(task=task.name, source=a.data, tokenizer=model_tokenizer(man),
+                    out_dir=cache, max_length=max_length)
+    m = finetune_stage(manifest=man, task=task.name, cache_dir=cache,
+                       out_metrics=out / "metrics.json", out_log=out / "train_log.csv",
+                       hyperparameters=hp, scratch=a.scratch, device=a.device, threads=a.threads,
+                       keep_weights=out / "weights" if a.keep_weights else None)
+    print(json.dumps({"task": m["task"], "score": m["score"], "dev": m["dev"]}, indent=2))
+
+
+def _glue_data(a: argparse.Namespace) -> None:
+    import json
+
+    from .glue.stages import minibench_stage
+
+    print(json.dumps(minibench_stage(a.out, seed=a.seed), indent=2))
+
+
+def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
+    """One flag per fine-tuning setting, from the dataclass (unset: the dataclass's default)."""
+    from dataclasses import fields
+
+    from .glue import hparams
+
+    g = s.add_argument_group("fine-tuning settings (glue.* in the config)")
+    for f in fields(hparams.Hyperparameters):
+        flag = "--" + f.name.replace("_", "-")
+        if hparams.value_type(f.name) is bool:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"default: {f.default}")
+        else:
+            g.add_argument(flag, type=hparams.value_type(f.name), default=None,
+                           choices=hparams.choices(f.name), help=f"default: {f.default}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +241,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config file(s), merged in order as snakemake --configfile does")
     s.add_argument("-n", "--dry-run", action="store_true", help="list, do not download")
     s.set_defaults(func=_prefetch)
+
+    s = sub.add_parser("glue-data", help="build the offline GLUE-schema mini-benchmark")
+    s.add_argument("--out", required=True, help="folder for {task}/{train,validation}.csv")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_glue_data)
+
+    s = sub.add_parser("finetune", help="fine-tune a model on one GLUE(-schema) task")
+    s.add_argument("--model", required=True,
+                   help="manifest JSON, a folder holding manifest.json, or a model folder")
+    s.add_argument("--task", required=True, help="cola, sst2, ..., or a mini-benchmark task")
+    s.add_argument("--data", required=True,
+                   help="'hub' (nyu-mll/glue) or a folder with {split}.csv/.jsonl/.parquet")
+    s.add_argument("--out", required=True, help="folder for metrics.json and train_log.csv")
+    s.add_argument("--cache", help="tokenised cache folder (built there if missing)")
+    _hyperparameter_flags(s)
+    s.add_argument("--scratch", help="checkpoint root (default OUT/.scratch; a per-job "
+                   "subfolder keyed by the output path and settings is made in it)")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--keep-weights", action="store_true", help="save the fine-tuned model")
+    s.set_defaults(func=_finetune)
 
     for mod in PLUGINS:
         try:

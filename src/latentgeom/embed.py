@@ -12,17 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def pick_device(device: str = "auto", field: str = "embed.device") -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; a CUDA device asked for on a
-    machine without one is an error naming the config ``field``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"{field}: {device!r} asked for, but torch sees no CUDA device")
-    return device
+from .glue.device import pick_device
 
 
 def default_max_length(model, tokenizer) -> int:
@@ -58,7 +48,7 @@ def embed_sequences(model, tokenizer, sequences: Sequence[str], *, layer: int = 
         raise ValueError(f"embed.batch_size must be >= 1, got {batch_size}")
     if len(sequences) == 0:
         raise ValueError("embed: no sequences to embed")
-    device = pick_device(device)
+    device = pick_device(device, field="embed.device")
     max_length = max_length or default_max_length(model, tokenizer)
     ids = tokenize(tokenizer, sequences, max_length)
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))

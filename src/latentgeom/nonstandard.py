@@ -15,8 +15,10 @@ Recipes (config ``nonstandard.<name>.recipe``):
 - ``fairseq_roberta`` (Sinha et al. 2021): a fairseq RoBERTa checkpoint (``model.pt``) converted
   to the Transformers RoBERTa layout by :func:`fairseq_to_hf_roberta` (no fairseq dependency).
 
-Each recipe stores its weights (``save_pretrained``) and writes the same manifest as perturbed
-models, with ``kind: nonstandard``, the recipe, its sources and the weights' checksum.
+The file-level stage (:func:`latentgeom.stages.nonstandard_stage`) stores each model's weights
+(``save_pretrained``) and writes the same manifest as perturbed models, with ``kind:
+nonstandard``, the recipe, its sources, its tokenizer (:func:`tokenizer_source`) and the
+weights' checksum.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import load_base, load_config, load_tokenizer, make_manifest, resolve_source
+from .models import load_base, load_config
 
 RECIPES = ("embedding_swap", "shuffle_embeddings", "untrained", "pretrained", "fairseq_roberta")
 
@@ -200,56 +202,49 @@ def load_fairseq_roberta(checkpoint: str | Path, config_source: str = "hub:rober
 
 
 # ----------------------------------------------------------------------------- recipes
+def tokenizer_source(recipe: str | None, *, source: str, donor: str | None = None,
+                     tokenizer: str | None = None) -> str:
+    """The tokenizer a model is used (and fine-tuned) with: the one named by ``tokenizer``, else
+    the donor's for the recipes that take the donor's embeddings (``embedding_swap``,
+    ``untrained``), else ``source``'s. ``recipe`` None: a perturbed (or ready) model."""
+    if tokenizer:
+        return tokenizer
+    if recipe in ("embedding_swap", "untrained") and donor:
+        return donor
+    return source
+
+
+def model_tokenizer(model: dict[str, Any]) -> str:
+    """:func:`tokenizer_source` of a model of the grid (``source``) or of a manifest (``base``;
+    a non-standard model's manifest names the ``tokenizer`` its builder chose)."""
+    return tokenizer_source(model.get("recipe"), source=model.get("source") or model["base"],
+                            donor=model.get("donor"), tokenizer=model.get("tokenizer"))
+
+
 def build(recipe: str, *, source: str, donor: str | None = None, tokenizer: str | None = None,
           seed: int = 0, checkpoint: str | None = None):
     """Build a non-standard model: ``(model, tokenizer_source)``."""
     if recipe not in RECIPES:
         raise ValueError(f"nonstandard recipe must be one of {RECIPES}, got {recipe!r}")
+    tok = tokenizer_source(recipe, source=source, donor=donor, tokenizer=tokenizer)
     if recipe == "fairseq_roberta":
         if not checkpoint:
             raise ValueError("nonstandard recipe fairseq_roberta needs 'checkpoint'")
-        return load_fairseq_roberta(checkpoint, source), tokenizer or source
+        return load_fairseq_roberta(checkpoint, source), tok
     model, _ = load_base(source, with_tokenizer=False)
     if recipe == "pretrained":
-        return model, tokenizer or source
+        return model, tok
     if recipe == "shuffle_embeddings":
         shuffle_input_embeddings(model, seed)
-        return model, tokenizer or source
+        return model, tok
     if recipe == "embedding_swap":
         if not donor:
             raise ValueError("nonstandard recipe embedding_swap needs 'donor'")
         donor_model, _ = load_base(donor, with_tokenizer=False)
         swap_input_embeddings(model, donor_model)
-        return model, tokenizer or donor
+        return model, tok
     # untrained
     donor_model = model if donor in (None, source) else load_base(donor, with_tokenizer=False)[0]
     fresh = untrained_like(model, seed)
     swap_input_embeddings(fresh, donor_model)
-    return fresh, tokenizer or donor or source
-
-
-def build_stage(*, name: str, manifest_path: str, weights_dir: str, recipe: str,
-                architecture: str, source: str, donor: str | None = None,
-                tokenizer: str | None = None, seed: int = 0,
-                checkpoint: str | None = None) -> dict[str, Any]:
-    """Build, save (weights + tokenizer) and write the manifest of one non-standard model."""
-    from .io import write_json
-
-    for s in filter(None, (source, donor, tokenizer)):
-        resolve_source(s)  # fail fast on missing local paths
-    model, tok_source = build(recipe, source=source, donor=donor, tokenizer=tokenizer,
-                              seed=seed, checkpoint=checkpoint)
-    tok = load_tokenizer(tok_source)
-    vocab = model.get_input_embeddings().weight.shape[0]
-    if len(tok) > vocab:
-        raise ValueError(f"nonstandard {name}: tokenizer {tok_source!r} has {len(tok)} tokens but "
-                         f"the model's input embeddings have {vocab} rows")
-    model.save_pretrained(weights_dir)
-    tok.save_pretrained(weights_dir)
-    man = make_manifest(name=name, base=source, alpha=None, seed=seed, scope="",
-                        architecture=architecture, kind="nonstandard", model=model,
-                        weights=str(weights_dir),
-                        extra={"recipe": recipe, "donor": donor, "tokenizer": tok_source,
-                               "checkpoint": checkpoint})
-    write_json(manifest_path, man)
-    return man
+    return fresh, tok

@@ -1,4 +1,4 @@
-"""File-level stages of the geometry half: files in, artifacts out (atomically).
+"""File-level stages of the models and the geometry half: files in, artifacts out (atomically).
 
 The Snakemake scripts and the ``latentgeom`` command line both call these, so every stage runs
 alone on files, with or without the pipeline. Inputs are checked before any expensive work, and
@@ -46,6 +46,34 @@ def perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, see
     write_json(manifest_path, man)
     _say(f"{len(changed)} tensors ({man['n_perturbed_parameters']:,} parameters) perturbed; "
          f"checksum {man['checksum'][:16]}")
+    return man
+
+
+def nonstandard_stage(*, name: str, manifest_path: str, weights_dir: str, recipe: str,
+                      architecture: str, source: str, donor: str | None = None,
+                      tokenizer: str | None = None, seed: int = 0,
+                      checkpoint: str | None = None) -> dict[str, Any]:
+    """Build a non-standard model (Section 3.4, :mod:`latentgeom.nonstandard`), save its weights
+    and tokenizer, and write its manifest."""
+    from . import models, nonstandard
+
+    for s in filter(None, (source, donor, tokenizer)):
+        models.resolve_source(s)  # fail fast on missing local paths
+    model, tok_source = nonstandard.build(recipe, source=source, donor=donor,
+                                          tokenizer=tokenizer, seed=seed, checkpoint=checkpoint)
+    tok = models.load_tokenizer(tok_source)
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if len(tok) > vocab:
+        raise ValueError(f"nonstandard {name}: tokenizer {tok_source!r} has {len(tok)} tokens but "
+                         f"the model's input embeddings have {vocab} rows")
+    model.save_pretrained(weights_dir)
+    tok.save_pretrained(weights_dir)
+    man = models.make_manifest(name=name, base=source, alpha=None, seed=seed, scope="",
+                               architecture=architecture, kind="nonstandard", model=model,
+                               weights=str(weights_dir),
+                               extra={"recipe": recipe, "donor": donor, "tokenizer": tok_source,
+                                      "checkpoint": checkpoint})
+    write_json(manifest_path, man)
     return man
 
 

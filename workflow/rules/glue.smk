@@ -1,20 +1,20 @@
 # GLUE half: (mini-benchmark) -> tokenised cache per tokenizer x task -> fine-tune per
 # model x task -> scores per model -> tables/glue.csv. Depends on the models only, never on a
 # geometry setting.
+from latentgeom.glue import hparams as _hparams
 from latentgeom.glue import plan as _plan
 from latentgeom.glue.tasks import get_task as _get_task
+from latentgeom.nonstandard import model_tokenizer as _tokenizer
 
 GLUE = config["glue"]
 GLUE_SOURCE = str(GLUE["source"])
 GLUE_TASKS = [_get_task(t).name for t in GLUE["tasks"]]
-GLUE_HP_KEYS = ("max_length", "batch_size", "micro_batch_size", "learning_rate", "epochs",
-                "weight_decay", "warmup_ratio", "max_grad_norm", "seed", "group_by_length",
-                "eval_batch_size", "precision", "checkpoint_every")
-GLUE_HP = {k: GLUE[k] for k in GLUE_HP_KEYS if k in GLUE}
+# The fine-tuning settings the config gives (their list: the Hyperparameters dataclass).
+GLUE_HP = _hparams.from_config(GLUE)
 # Tokenised caches are keyed by tokenizer source: models sharing one share the cache.
-GLUE_TOKENIZER = {n: _plan.tokenizer_key(_plan.tokenizer_source(m)) for n, m in MODELS.items()}
-GLUE_TOKENIZER_SOURCE = {_plan.tokenizer_key(_plan.tokenizer_source(m)):
-                         _plan.tokenizer_source(m) for m in MODELS.values()}
+GLUE_TOKENIZER = {n: _plan.tokenizer_key(_tokenizer(m)) for n, m in MODELS.items()}
+GLUE_TOKENIZER_SOURCE = {_plan.tokenizer_key(_tokenizer(m)): _tokenizer(m)
+                         for m in MODELS.values()}
 
 
 wildcard_constraints:

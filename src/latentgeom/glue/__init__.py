@@ -1,5 +1,7 @@
-"""The GLUE half: task registry and metrics, data and tokenised cache, fine-tuning, and the
-offline mini-benchmark. See :mod:`.tasks`, :mod:`.data`, :mod:`.finetune`, :mod:`.minibench`."""
+"""The GLUE half: task registry and metrics (:mod:`.tasks`), data and tokenised cache
+(:mod:`.data`), the offline mini-benchmark (:mod:`.minibench`), fine-tuning (:mod:`.hparams`,
+:mod:`.model`, :mod:`.device`, :mod:`.sampler`, :mod:`.checkpoint`, :mod:`.train`), the rules'
+planning helpers (:mod:`.plan`) and the file-level stages (:mod:`.stages`)."""
 
 from .tasks import GLUE_TASKS, MINI_TASKS, PAPER_TASKS, TASKS, Task, compute_metrics, get_task
 

@@ -9,14 +9,6 @@ from .minibench import DEFAULT_SIZES
 from .tasks import get_task
 
 
-def tokenizer_source(model: dict[str, Any]) -> str:
-    """The tokenizer a model of the grid is fine-tuned with: its base's, or a non-standard
-    model's own (``tokenizer``, else ``donor``, else ``source``, as the builder chooses)."""
-    if model["kind"] == "perturbed":
-        return model["source"]
-    return model.get("tokenizer") or model.get("donor") or model["source"]
-
-
 def tokenizer_key(source: str) -> str:
     """A file-name-safe key for a tokenizer source: models sharing it share the cache."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", source.split(":", 1)[-1]).strip("_")
@@ -49,3 +41,19 @@ def runtime_minutes(glue: dict[str, Any], task: str) -> int:
         n = get_task(task).train_size or 10000
     examples = n * int(glue.get("epochs", 3))
     return 6 + int(1.5 * examples / float(glue.get("examples_per_second", 25)) / 60)
+
+
+def runtime_settings(config: dict[str, Any], *, model: str, task: str) -> dict[str, Any]:
+    """``scratch``, ``device`` and ``keep_weights`` of a pipeline job, from the whole config.
+
+    None of them changes a score, so the rule reads them here instead of declaring them as
+    ``params:``. Scratch defaults to ``<results>/.scratch/glue`` (private to this workflow; a
+    per-job subfolder is keyed by the output path and settings, see
+    :func:`.checkpoint.scratch_dir`).
+    """
+    glue = config.get("glue") or {}
+    results = config.get("results", "results")
+    return {"scratch": glue.get("scratch") or f"{results}/.scratch/glue",
+            "device": glue.get("device", "auto"),
+            "keep_weights": (f"{results}/glue/{model}/{task}/weights"
+                             if glue.get("keep_weights", False) else None)}
