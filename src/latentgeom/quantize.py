@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .measures import decode  # noqa: F401  (one implementation, re-exported here)
+
 METHODS = ("lsq", "pq")
 #: The paper's names for the quantizers' measure groups.
 KIND = {"lsq": "additive", "pq": "product"}
@@ -111,5 +113,3 @@ def quantize(X: np.ndarray, method: str = "lsq", M: int = 4, nbits: int = 8, see
             "kind": kind, "M": M, "nbits": nbits, "K": K, "train_rows": int(len(train)),
             "gpu": gpu, "mse": mse}
 
-
-from .measures import decode  # noqa: E402  (one implementation, re-exported here)
