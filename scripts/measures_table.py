@@ -5,4 +5,5 @@ from latentgeom.stages import measures_table_stage
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
     measures_table_stage(measure_paths=list(sm.input.measures),
-                         manifest_paths=list(sm.input.manifests), out_path=sm.output.table)
+                         manifest_paths=list(sm.input.manifests), out_path=sm.output.table,
+                         bootstrap_paths=list(sm.input.bootstrap) or None)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -145,3 +146,47 @@ def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
     jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
     assert jobs.get("quantize") == 3 and jobs.get("measures") == 3
     assert not {"perturb", "nonstandard", "sample", "embed"} & set(jobs)
+    # Beyond the paper (README): switched on over the finished run, they only add jobs.
+    beyond_the_paper(tmp_path, tiny_config(tmp_path, tiny_bert))
+
+
+def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
+    """The measures' bootstrap and two quantizer settings on a finished tiny run: new jobs,
+    the tables after them, nothing else."""
+    import pandas as pd
+
+    c = yaml.safe_load(cfg.read_text())
+    c["measures"]["bootstrap"] = {"n": 12, "seed": 0, "level": 0.9, "heavy": 3}
+    c["quantize"]["sensitivity"] = {"methods": ["pq"], "M": [2, 4], "nbits": [4]}
+    cfg.write_text(yaml.safe_dump(c))
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
+    assert jobs.pop("measures_bootstrap") == 3
+    assert jobs.pop("quantize") == 3 * 2 and jobs.pop("measures_sensitivity") == 3 * 2
+    assert not {"perturb", "nonstandard", "sample", "embed", "measures",
+                "glue_finetune"} & set(jobs), jobs
+    smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
+    res = tmp_path / "results"
+    models = pd.read_csv(res / "tables/models.csv")
+    for col in ("spread.EEE", "additive.PP", "authors:product.RE"):
+        lo, hi = models[f"ci_lo:{col}"], models[f"ci_hi:{col}"]
+        assert (lo <= hi).all() and lo.notna().all(), col
+    unc = pd.read_csv(res / "analysis/table2_uncertainty.csv")
+    assert {"measure", "architecture", "r", "r_lo", "r_hi", "survives"} <= set(unc.columns)
+    assert len(unc) == 2 * 19 and set(unc.variant) == {"paper", "authors"}
+    # two perturbed models: no r (n < 3), so nothing survives (tests/test_bootstrap.py: r's
+    # interval on more models)
+    assert (unc.n == 2).all() and unc.r.isna().all() and not unc.survives.any()
+    boot = yaml.safe_load((res / "measures/tiny_a0_s0.bootstrap.json").read_text())
+    assert boot["n"] == 12 and boot["n_finite"]["spread.EEE"] == 12
+    assert boot["n_finite"]["spread.VRM"] == 3 and boot["n_finite"]["additive.PD_EEE"] == 3
+    assert (res / "figures/figure9.png").stat().st_size > 1000
+    sens = pd.read_csv(res / "analysis/sensitivity.csv")
+    assert set(sens.setting) == {"pq_M2_K16", "pq_M4_K16"} and len(sens) == 2 * 2 * 8
+    st = pd.read_csv(res / "tables/sensitivity.csv")
+    assert len(st) == 3 * 2 and st[["PP", "authors:PD_EEE"]].notna().all().all()
+    # the grid's pq_M2_K16 is the tiny config's product quantizer: same seed, same values
+    both = models.set_index("model")["product.PP"]
+    same = st[st.setting == "pq_M2_K16"].set_index("model")["PP"]
+    assert np.allclose(same.loc[both.index], both)
+    assert (res / "figures/sensitivity.png").stat().st_size > 1000
+    assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}

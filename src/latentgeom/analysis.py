@@ -58,7 +58,17 @@ def variant_of(column: str) -> str:
     return "authors" if column.startswith(AUTHORS) else "paper"
 
 
+#: column prefixes of the bootstrap intervals: ``ci_lo:<measure column>``, ``ci_hi:…``
+CI = ("ci_lo:", "ci_hi:")
+
+
+def _is_ci(c: str) -> bool:
+    return c.startswith(CI)
+
+
 def _is_measure(c: str) -> bool:
+    if _is_ci(c):
+        return False
     c = c.removeprefix(AUTHORS)
     return "." in c and not c.startswith("glue.")
 
@@ -76,12 +86,17 @@ def select_variant(df, variant: str):
         raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     keep, rename = [], {}
     for c in df.columns:
-        if not _is_measure(c):
+        if _is_ci(c):  # ci_lo:<column>: follows its measure column
+            pre, col = c[:6], c[6:]
+            if variant_of(col) == variant:
+                keep.append(c)
+                rename[c] = pre + col.removeprefix(AUTHORS)
+        elif not _is_measure(c):
             keep.append(c)
         elif variant_of(c) == variant:
             keep.append(c)
             rename[c] = c.removeprefix(AUTHORS)
-    if not rename:
+    if not any(_is_measure(c) for c in rename):
         raise ValueError(f"model table: no measure columns of the {variant!r} variant "
                          f"(present: {variants_present(df) or 'none'})")
     return df[keep].rename(columns=rename)
@@ -134,7 +149,8 @@ def join_tables(measures, glue):
     front = ["model", "architecture", "kind", "alpha", "seed"]
     front = [c for c in front if c in out.columns]
     glue_cols = [c for c in out.columns if c.startswith("glue.")] + [TARGET]
-    return out[front + glue_cols + measure_columns(out, None)]
+    cis = [c for c in out.columns if _is_ci(c)]  # bootstrap intervals, when the run has them
+    return out[front + glue_cols + measure_columns(out, None) + cis]
 
 
 # ----------------------------------------------------------------------------- correlation
@@ -202,6 +218,61 @@ def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
                          "ci_low": lo, "ci_high": hi, "p": float(p),
                          "dropped": _describe(dropped)})
     return pd.DataFrame(rows)
+
+
+def pearson_under_bootstrap(df, replicates, level: float = 0.95, measures=None):
+    """Table 2's r under the measures' own uncertainty (``measures.bootstrap``).
+
+    ``replicates`` maps a model to ``(columns, values)``: its measures on each bootstrap
+    replicate (``latentgeom.bootstrap``; every model's replicate b resampled the same
+    sequences). For each measure column (both definitions) and architecture, r(measure, GLUE
+    average) over the perturbed models is recomputed with each replicate's measure values (the
+    GLUE scores held fixed); the percentile interval of those r values is ``r_lo``/``r_hi``,
+    and the r ``survives`` when that interval excludes 0. Returns a long table: variant,
+    measure, architecture, n, r (the point estimate), r_lo, r_hi, replicates (those where
+    every model had a finite value), survives.
+    """
+    import pandas as pd
+
+    from .bootstrap import percentile_interval
+
+    check_model_table(df)
+    pert = df[df["kind"] == "perturbed"]
+    cols = list(measures or measure_columns(df, None))
+    rows = []
+    for m in cols:
+        for arch, g in pert.groupby("architecture", sort=False):
+            y = pd.to_numeric(g[TARGET], errors="coerce").to_numpy(dtype=float)
+            x0 = pd.to_numeric(g[m], errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(y) & np.isfinite(x0)
+            names = g["model"].astype(str).to_numpy()[ok]
+            y = y[ok]
+            r0 = _pearson(x0[ok], y)
+            if any(n not in replicates for n in names):
+                missing = [n for n in names if n not in replicates]
+                raise ValueError(f"bootstrap replicates missing for models {missing[:5]}")
+            reps = []
+            for n in names:
+                c, v = replicates[n]
+                reps.append(v[:, c.index(m)] if m in c else np.full(len(v), np.nan))
+            B = min((len(r) for r in reps), default=0)
+            R = np.array([r[:B] for r in reps]).T if reps else np.empty((0, 0))  # (B, models)
+            keep = np.isfinite(R).all(axis=1) if R.size else np.zeros(0, bool)
+            rb = np.array([_pearson(row, y) for row in R[keep]]) if keep.any() else np.array([])
+            lo, hi = percentile_interval(rb, level)
+            rows.append({"variant": variant_of(m), "measure": m.removeprefix(AUTHORS),
+                         "architecture": arch, "n": int(ok.sum()), "r": r0, "r_lo": lo,
+                         "r_hi": hi, "replicates": int(np.isfinite(rb).sum()),
+                         "level": level,
+                         "survives": bool(np.isfinite(lo) and (lo > 0 or hi < 0))})
+    return pd.DataFrame(rows)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r, NaN with fewer than 3 points or no variance in either."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 # ----------------------------------------------------------------------------- regression

@@ -404,12 +404,15 @@ def point_patchiness(codes, K: int, variant: str = "paper") -> float:
     cell density, V = ``np.var`` of the pooled counts.
     """
     _check_variant(variant)
-    if variant == "authors":
-        c = authors_counts(codes, K).ravel().astype(np.float64)
-        m = c.sum() / K
-    else:
-        c = cell_counts(codes, K).ravel().astype(np.float64)
-        m = c.mean()
+    counts = authors_counts(codes, K) if variant == "authors" else cell_counts(codes, K)
+    return pp_from_counts(counts, K, variant)
+
+
+def pp_from_counts(counts, K: int, variant: str = "paper") -> float:
+    """:func:`point_patchiness` from the (M, K) cell counts (:func:`cell_counts`, or
+    :func:`authors_counts` for ``variant="authors"``); counts may be weighted (floats)."""
+    c = np.asarray(counts, dtype=np.float64).ravel()
+    m = c.sum() / K if variant == "authors" else c.mean()
     V = c.var()
     return float((m + (V / m - 1.0)) / m)
 
@@ -432,17 +435,24 @@ def point_count_var(codes, K: int, variant: str = "paper") -> float:
     ``variant="authors"``: the mean over codebooks of ``np.var`` (ddof 0, each codebook's own
     mean) of its odds ratios, from :func:`authors_counts`."""
     _check_variant(variant)
+    codes = np.asarray(codes)
+    counts = authors_counts(codes, K) if variant == "authors" else cell_counts(codes, K)
+    return pc_var_from_counts(counts, codes.shape[0], K, variant)
+
+
+def pc_var_from_counts(counts, n: float, K: int, variant: str = "paper") -> float:
+    """:func:`point_count_var` from the (M, K) cell counts of ``n`` points (see
+    :func:`pp_from_counts`)."""
+    counts = np.asarray(counts, dtype=np.float64)
     if variant == "authors":
-        codes = np.asarray(codes)
-        O = _odds(authors_counts(codes, K) / codes.shape[0], K)
+        O = _odds(counts / n, K)
         if not np.isfinite(O).all():
             return float("inf")
         return float(np.mean(O.var(axis=1)))
-    O = odds_ratios(codes, K).ravel()
+    O = _odds(counts / counts.sum(axis=1, keepdims=True), K).ravel()
     if not np.isfinite(O).all():
         return float("inf")
-    M = np.asarray(codes).shape[1]
-    return float(np.sum((O - O.mean()) ** 2) / (M * (K - 1)))
+    return float(np.sum((O - O.mean()) ** 2) / (counts.shape[0] * (K - 1)))
 
 
 def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -476,14 +486,22 @@ def point_count_kl(codes, K: int, variant: str = "paper", seed: int = 0) -> floa
     """
     _check_variant(variant)
     codes = np.asarray(codes)
-    n, M = codes.shape
+    counts = authors_counts(codes, K) if variant == "authors" else cell_counts(codes, K)
+    return pc_kl_from_counts(counts, codes.shape[0], K, variant, seed)
+
+
+def pc_kl_from_counts(counts, n: int, K: int, variant: str = "paper", seed: int = 0) -> float:
+    """:func:`point_count_kl` from the (M, K) cell counts of ``n`` points (see
+    :func:`pp_from_counts`)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    M = counts.shape[0]
     if variant == "authors":
         from scipy.special import kl_div
 
-        p = authors_counts(codes, K) / n
-        u = uniform_reference_histograms(n, M, K, seed)
+        p = counts / n
+        u = uniform_reference_histograms(int(n), M, K, seed)
         return float(np.mean(kl_div(p, u).sum(axis=1)))
-    O = odds_ratios(codes, K)
+    O = _odds(counts / counts.sum(axis=1, keepdims=True), K)
     p = np.where(np.isinf(O), 1.0, np.where(np.isinf(O).any(axis=1, keepdims=True), 0.0, O))
     p = p / p.sum(axis=1, keepdims=True)
     q = np.full_like(p, 1.0 / K)

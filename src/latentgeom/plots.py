@@ -68,6 +68,15 @@ def _style_of(archs, arch):
     return COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
 
 
+def error_bar_lengths(x, lo, hi) -> np.ndarray:
+    """``(2, n)`` lengths below/above each point for ``errorbar(xerr=…)``: the interval
+    ``[lo, hi]`` around x, 0 where it is missing (a percentile interval need not contain x)."""
+    x, lo, hi = (np.asarray(v, dtype=float) for v in (x, lo, hi))
+    below = np.where(np.isfinite(lo), np.clip(x - lo, 0, None), 0.0)
+    above = np.where(np.isfinite(hi), np.clip(hi - x, 0, None), 0.0)
+    return np.vstack([below, above])
+
+
 def scatter_measure(ax, df, measure: str, fit_line: bool = True, archs=None) -> None:
     """GLUE average vs a measure, per architecture, seed medians, with an OLS line and r."""
     if measure not in df.columns:
@@ -79,11 +88,20 @@ def scatter_measure(ax, df, measure: str, fit_line: bool = True, archs=None) -> 
         return
     archs = archs or _archs(df)
     pert = df[df["kind"] == "perturbed"]
+    lo_c, hi_c = f"ci_lo:{measure}", f"ci_hi:{measure}"
+    has_ci = lo_c in df.columns and hi_c in df.columns
+    if has_ci:  # bootstrap intervals: median of the seeds' interval ends, as the points
+        ci = seed_medians(df, [lo_c, hi_c])
+        med = med.merge(ci, on=["architecture", "alpha"], how="left")
     for arch, g in med.groupby("architecture", sort=False):
         c, mk = _style_of(archs, arch)
         raw = pert[pert.architecture == arch][[measure, TARGET]].replace(
             [np.inf, -np.inf], np.nan).dropna()
         r = raw[measure].corr(raw[TARGET]) if len(raw) > 2 else np.nan
+        if has_ci:
+            err = error_bar_lengths(g[measure], g[lo_c], g[hi_c])
+            ax.errorbar(g[measure], g[TARGET], xerr=err, fmt="none", ecolor=c, elinewidth=0.8,
+                        capsize=2, alpha=0.7)
         ax.scatter(g[measure], g[TARGET], s=16, color=c, marker=mk, alpha=0.8,
                    label=f"{arch} (r = {r:.2f}, n = {len(raw)})")
         if fit_line and len(raw) > 2 and raw[measure].nunique() > 1:
@@ -294,3 +312,55 @@ def make_figures(df, repr_df, out_dir, predictions=None) -> list[Path]:
     paths += figure_grid(df, out / "figure10", by_group["product"], title="Product quantizer")
     paths += figure_grid(df, out / "figure11", by_group["spread"], ncols=3, title="Data spread")
     return paths
+
+
+# ----------------------------------------------------------------------------- beyond the paper
+def figure_sensitivity(pear, path, variant: str = "paper") -> list[Path]:
+    """r(measure, GLUE average) against M (x, log 2 scale), one line per K, per quantized
+    measure (rows) and method (columns), one line style per architecture (``pear``:
+    :func:`latentgeom.sensitivity.sensitivity_pearson`'s table)."""
+    from .analysis import QUANTIZED
+
+    _style()
+    d = pear[pear["variant"] == variant] if len(pear) else pear
+    methods = sorted(d["method"].unique()) if len(d) else []
+    ncols = max(1, len(methods))
+    fig, axes = plt.subplots(len(QUANTIZED), ncols, figsize=(3.6 * ncols, 2.0 * len(QUANTIZED)),
+                             squeeze=False, sharex=True)
+    if not methods:
+        _note(axes[0, 0], "no quantizer settings")
+        return _save(fig, Path(path))
+    Ks = sorted(d["K"].unique())
+    archs = list(dict.fromkeys(d["architecture"]))
+    styles = ["-", "--", ":", "-."]
+    for j, method in enumerate(methods):
+        for i, name in enumerate(QUANTIZED):
+            ax = axes[i, j]
+            g = d[(d["method"] == method) & (d["measure"] == name)]
+            for ki, K in enumerate(Ks):
+                for ai, arch in enumerate(archs):
+                    line = g[(g["K"] == K) & (g["architecture"] == arch)].sort_values("M")
+                    if line.empty:
+                        continue
+                    ax.plot(line["M"], line["r"], marker=MARKERS[ki % len(MARKERS)], ms=3,
+                            lw=1, ls=styles[ai % len(styles)], color=COLORS[ki % len(COLORS)],
+                            label=f"K = {K}" + (f", {arch}" if len(archs) > 1 else ""))
+            ax.axhline(0, color="0.6", lw=0.6)
+            ax.set_ylim(-1.05, 1.05)
+            ax.set_xscale("log", base=2)
+            ax.set_ylabel(f"r: {name}", fontsize=7)
+            if i == 0:
+                kind = {"lsq": "LSQ++ (additive)", "pq": "PQ (product)"}.get(method, method)
+                ax.set_title(kind, fontsize=9)
+            if i == len(QUANTIZED) - 1:
+                ax.set_xlabel("codebooks M")
+    legend = {}  # every panel's lines, once per label (a method may lack some K)
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(lab, h)
+    if legend:
+        fig.legend(list(legend.values()), list(legend), loc="upper center",
+                   ncol=min(len(legend), 6), fontsize=7, bbox_to_anchor=(0.5, 1.0))
+    fig.suptitle(f"r with the GLUE average vs quantizer setting ({variant} definitions)",
+                 fontsize=9, y=1.02)
+    return _save(fig, Path(path))

@@ -8,7 +8,9 @@ The JSON schema checks each value alone; these check what needs two values, a fi
 - ``glue.source`` is ``minibench``, ``hub`` or an existing folder;
 - every product quantizer's ``M`` divides the hidden size of every model (read from the model's
   local ``config.json`` when its source resolves locally; hub models are checked by the quantize
-  job before it trains).
+  job before it trains), the ``quantize.sensitivity`` grid's included;
+- every quantizer has at least one row per centroid (K <= ``quantize.train_size``, and K <= the
+  rows of latent matrices a previous run embedded; the quantize job checks the rest).
 """
 
 from __future__ import annotations
@@ -92,6 +94,19 @@ def model_hidden_size(source: str) -> int | None:
         return None
 
 
+def _embedded_rows(config: dict[str, Any]) -> int | None:
+    """The fewest rows of the latent matrices a previous run embedded (from their
+    ``embeddings.json``), None before the first embed."""
+    root = Path(str(config.get("results", "results"))) / "latent"
+    rows = []
+    for meta in root.glob("*/embeddings.json") if root.is_dir() else []:
+        try:
+            rows.append(int(json.loads(meta.read_text())["shape"][0]))
+        except (ValueError, KeyError, TypeError, IndexError, OSError):
+            continue
+    return min(rows) if rows else None
+
+
 def check_config(config: dict[str, Any], models: dict[str, dict[str, Any]] | None = None) -> None:
     """Every cross-field check of a (schema-validated) config; raises :class:`ConfigError`."""
     s = config.get("sample") or {}
@@ -111,9 +126,24 @@ def check_config(config: dict[str, Any], models: dict[str, dict[str, Any]] | Non
     if gs not in ("minibench", "hub") and not Path(gs).expanduser().is_dir():
         raise ConfigError(f"glue.source: {gs!r} is neither 'minibench', 'hub' nor an existing "
                           "folder")
-    pq = {name: int(q.get("M", 4)) for name, q in
-          ((config.get("quantize") or {}).get("quantizers") or {}).items()
-          if q.get("method") == "pq"}
+    from .sensitivity import sensitivity_quantizers
+
+    try:
+        grid = sensitivity_quantizers(config)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    quantizers = {**((config.get("quantize") or {}).get("quantizers") or {}), **grid}
+    train = (config.get("quantize") or {}).get("train_size")
+    rows = _embedded_rows(config) if quantizers else None
+    for name, q in quantizers.items():
+        K = 1 << int(q.get("nbits", 8))
+        if train is not None and int(train) < K:
+            raise ConfigError(f"quantizer {name}: K = {K} centroids but quantize.train_size = "
+                              f"{train} rows (at least one training row per centroid)")
+        if rows is not None and rows < K:
+            raise ConfigError(f"quantizer {name}: K = {K} centroids but the latent matrices "
+                              f"already embedded have {rows} rows (at least one per centroid)")
+    pq = {name: int(q.get("M", 4)) for name, q in quantizers.items() if q.get("method") == "pq"}
     if not pq or not models:
         return
     sizes: dict[str, int | None] = {}
@@ -124,8 +154,9 @@ def check_config(config: dict[str, Any], models: dict[str, dict[str, Any]] | Non
         d = sizes[source]
         for q, M in pq.items():
             if d is not None and d % M:
+                key = f"quantize.sensitivity.M ({q})" if q in grid else f"quantize.quantizers.{q}.M"
                 raise ConfigError(
-                    f"quantize.quantizers.{q}.M = {M} does not divide the hidden size {d} of "
+                    f"{key} = {M} does not divide the hidden size {d} of "
                     f"model {name} ({source}): a product quantizer splits each vector into M "
                     f"equal parts (choose M among the divisors of {d})")
 

@@ -291,13 +291,15 @@ def flatten_measures(m: dict[str, Any]) -> dict[str, float]:
 
 
 def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
-                         out_path: str):
+                         out_path: str, bootstrap_paths: list[str] | None = None):
     """One row per model: model, architecture, kind, alpha, seed, then every measure under
-    both definitions (``<group>.<name>``: the paper's; ``authors:<group>.<name>``: theirs)."""
+    both definitions (``<group>.<name>``: the paper's; ``authors:<group>.<name>``: theirs);
+    with ``bootstrap_paths`` (one per model) also ``ci_lo:<column>``/``ci_hi:<column>``."""
     import pandas as pd
 
     rows = []
-    for mpath, manpath in zip(measure_paths, manifest_paths):
+    boots = bootstrap_paths or [None] * len(measure_paths)
+    for mpath, manpath, bpath in zip(measure_paths, manifest_paths, boots):
         man = read_json(manpath)
         built = (read_json(mpath).get("provenance") or {}).get("manifest_checksum")
         if built and built != man.get("checksum"):
@@ -309,6 +311,9 @@ def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
                "alpha": man.get("alpha") if man.get("kind", "perturbed") == "perturbed" else None,
                "seed": man.get("seed") if man.get("kind", "perturbed") == "perturbed" else None}
         row.update(flatten_measures(read_json(mpath)))
+        if bpath:  # the bootstrap's intervals (latentgeom.bootstrap)
+            for col, (lo, hi) in read_json(bpath)["interval"].items():
+                row[f"ci_lo:{col}"], row[f"ci_hi:{col}"] = lo, hi
         rows.append(row)
     df = pd.DataFrame(rows)
     write_csv(out_path, df)

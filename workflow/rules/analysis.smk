@@ -56,6 +56,55 @@ rule analyze:
         "../../scripts/analysis_stats.py"
 
 
+rule analyze_uncertainty:
+    """Table 2's r under the measures' bootstrap (only with measures.bootstrap.n > 0)."""
+    input:
+        table=res("tables/models.csv"),
+        replicates=expand(res("measures/{model}.bootstrap.npz"), model=sorted(MODELS)),
+    output:
+        table=report(res("analysis/table2_uncertainty.csv"),
+                     caption="../report/table2_uncertainty.rst", category="Tables"),
+        md=res("analysis/table2_uncertainty.md"),
+    log:
+        log("analysis/analyze_uncertainty.log"),
+    params:
+        level=BOOTSTRAP["level"],
+        variant=config["measures"]["variant"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/analysis_uncertainty.py"
+
+
+rule analyze_sensitivity:
+    """r(measure, GLUE average) per quantize.sensitivity setting; r against M and K (figure)."""
+    input:
+        table=res("tables/sensitivity.csv"),
+        models=res("tables/models.csv"),
+    output:
+        table=report(res("analysis/sensitivity.csv"), caption="../report/sensitivity_table.rst",
+                     category="Beyond the paper"),
+        png=report(res("figures/sensitivity.png"), caption="../report/figure_sensitivity.rst",
+                   category="Beyond the paper"),
+        pdf=res("figures/sensitivity.pdf"),
+    log:
+        log("analysis/analyze_sensitivity.log"),
+    params:
+        variant=config["measures"]["variant"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/analysis_sensitivity.py"
+
+
 rule figures:
     """The paper's Figures 1-11 (PNG for the report, PDF beside them)."""
     input:

@@ -57,6 +57,14 @@ MODELS = model_table(config)
 PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed")
 NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
 QUANTIZERS = list(config["quantize"]["quantizers"])
+# quantize.sensitivity's grid (README, "Beyond the paper"): quantizers of their own, e.g.
+# pq_M8_K64, with their own measures jobs; empty (off) by default.
+from latentgeom.sensitivity import sensitivity_quantizers as _sensitivity  # noqa: E402
+
+SENSITIVITY = _sensitivity(config)
+QUANTIZER_SPECS = {**config["quantize"]["quantizers"], **SENSITIVITY}
+# the config as the job sizing sees it: every quantizer, the grid's included
+SIZING_CONFIG = {**config, "quantize": {**config["quantize"], "quantizers": QUANTIZER_SPECS}}
 
 # Before any job: config files re-read strictly (duplicated keys, file:line of YAML errors), then
 # what the schema cannot see (min_tokens <= max_tokens, glue.source exists, PQ M | hidden size).
@@ -77,7 +85,8 @@ def names_regex(names):
 
 wildcard_constraints:
     model=names_regex(sorted(MODELS)),
-    quantizer="|".join(QUANTIZERS),
+    quantizer="|".join(QUANTIZER_SPECS),
+    setting=names_regex(SENSITIVITY),
 
 
 def res(path):
@@ -116,4 +125,7 @@ def all_targets():
         res("tables/models.csv"),
         res("analysis/table2.csv"),
         *[res(f"figures/figure{i}.png") for i in range(1, 12)],
+        # beyond the paper (README): only when the config turns them on
+        *([res("analysis/table2_uncertainty.csv")] if BOOTSTRAP["n"] else []),
+        *([res("analysis/sensitivity.csv"), res("figures/sensitivity.png")] if SENSITIVITY else []),
     ]

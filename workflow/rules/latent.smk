@@ -1,4 +1,6 @@
 # Geometry half: sample -> embed -> quantize -> measures -> table.
+# measures.bootstrap.n > 0 adds measures_bootstrap per model (README, "Beyond the paper").
+BOOTSTRAP = config["measures"]["bootstrap"]  # defaults from the schema
 
 
 rule sample:
@@ -68,14 +70,14 @@ rule quantize:
     benchmark:
         res("benchmarks/quantize/{model}_{quantizer}.tsv")
     params:
-        spec=lambda wc: config["quantize"]["quantizers"][wc.quantizer],
+        spec=lambda wc: QUANTIZER_SPECS[wc.quantizer],
         seed=config["quantize"]["seed"],
         train_size=config["quantize"]["train_size"],
         use_gpu=config["quantize"]["use_gpu"],
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.quantize_mem(config, attempt),
-        runtime=lambda wc, attempt: _size.quantize_runtime(config, wc.quantizer, attempt),
+        runtime=lambda wc, attempt: _size.quantize_runtime(SIZING_CONFIG, wc.quantizer, attempt),
         gpu=_gpu_request(GPU_SETTING, config["quantize"]["use_gpu"]),
     conda:
         "../../envs/latent.yaml"
@@ -106,10 +108,88 @@ rule measures:
         "../../scripts/measures.py"
 
 
+rule measures_bootstrap:
+    """Percentile intervals of every measure from resampled sequences (quantizers reused)."""
+    input:
+        embeddings=res("latent/{model}/embeddings.npy"),
+        meta=res("latent/{model}/embeddings.json"),
+        quantized=expand(res("latent/{{model}}/quantized_{quantizer}.npz"), quantizer=QUANTIZERS),
+    output:
+        json=res("measures/{model}.bootstrap.json"),
+        npz=res("measures/{model}.bootstrap.npz"),
+    log:
+        log("measures/{model}.bootstrap.log"),
+    benchmark:
+        res("benchmarks/measures/{model}.bootstrap.tsv")
+    params:
+        quantizers=QUANTIZERS,
+        n=BOOTSTRAP["n"],
+        seed=BOOTSTRAP["seed"],
+        level=BOOTSTRAP["level"],
+        heavy=BOOTSTRAP["heavy"],
+        measure_seed=config["measures"]["seed"],
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/measures_bootstrap.py"
+
+
+rule measures_sensitivity:
+    """The quantized measures of one quantize.sensitivity setting (both definitions)."""
+    input:
+        embeddings=res("latent/{model}/embeddings.npy"),
+        quantized=res("latent/{model}/quantized_{setting}.npz"),
+    output:
+        measures=res("measures/sensitivity/{model}/{setting}.json"),
+    log:
+        log("measures/sensitivity/{model}_{setting}.log"),
+    benchmark:
+        res("benchmarks/measures/sensitivity/{model}_{setting}.tsv")
+    params:
+        setting=lambda wc: wc.setting,
+        seed=config["measures"]["seed"],
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/measures_sensitivity.py"
+
+
+rule sensitivity_table:
+    """One row per (model, quantize.sensitivity setting): the eight quantized measures."""
+    input:
+        measures=expand(res("measures/sensitivity/{model}/{setting}.json"),
+                        model=sorted(MODELS), setting=list(SENSITIVITY)),
+    output:
+        table=res("tables/sensitivity.csv"),
+    log:
+        log("tables/sensitivity.log"),
+    params:
+        models=[m for m in sorted(MODELS) for _ in SENSITIVITY],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/sensitivity_table.py"
+
+
 rule measures_table:
     input:
         measures=expand(res("measures/{model}.json"), model=sorted(MODELS)),
         manifests=expand(res("models/{model}/manifest.json"), model=sorted(MODELS)),
+        # only with measures.bootstrap.n > 0: ci_lo:/ci_hi: columns
+        bootstrap=expand(res("measures/{model}.bootstrap.json"), model=sorted(MODELS))
+        if BOOTSTRAP["n"] else [],
     output:
         table=res("tables/measures.csv"),
     log:

@@ -1,0 +1,9 @@
+"""Rule measures_bootstrap: intervals of one model's measures from resampled sequences."""
+from latentgeom.bootstrap import bootstrap_stage
+from latentgeom.io import log_to
+
+sm = snakemake  # noqa: F821
+with log_to(sm.log[0]):
+    bootstrap_stage(embeddings_path=sm.input.embeddings, meta_path=sm.input.meta,
+                    quantized_paths=list(sm.input.quantized), out_json=sm.output.json,
+                    out_npz=sm.output.npz, workers=sm.threads, **sm.params)
