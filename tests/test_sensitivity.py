@@ -104,3 +104,14 @@ def test_sensitivity_figure(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     img = imread(paths[0])
     assert img.shape[0] > 500 and img.shape[1] > 300 and img.std() > 0
+
+
+def test_sensitivity_figure_without_any_r(tmp_path):
+    """Two perturbed models give no r at all: the figure still draws (empty panels)."""
+    from latentgeom.plots import figure_sensitivity
+
+    models, table = _tables(("pq_M2_K16", "pq_M4_K16"))
+    pear = sv.sensitivity_pearson(models[models.architecture == "b"],
+                                  table[table.model.isin(["m3", "m4"])])
+    assert pear.r.isna().all()
+    assert figure_sensitivity(pear, tmp_path / "s")[0].stat().st_size > 1000

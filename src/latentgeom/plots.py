@@ -348,6 +348,10 @@ def figure_sensitivity(pear, path, variant: str = "paper") -> list[Path]:
             ax.axhline(0, color="0.6", lw=0.6)
             ax.set_ylim(-1.05, 1.05)
             ax.set_xscale("log", base=2)
+            Ms = sorted(d["M"].unique())  # explicit: an all-NaN panel has no data limits
+            ax.set_xlim(Ms[0] / 1.4, Ms[-1] * 1.4)
+            ax.set_xticks(Ms, [str(int(m)) for m in Ms])
+            ax.minorticks_off()
             ax.set_ylabel(f"r: {name}", fontsize=7)
             if i == 0:
                 kind = {"lsq": "LSQ++ (additive)", "pq": "PQ (product)"}.get(method, method)
@@ -363,4 +367,50 @@ def figure_sensitivity(pear, path, variant: str = "paper") -> list[Path]:
                    ncol=min(len(legend), 6), fontsize=7, bbox_to_anchor=(0.5, 1.0))
     fig.suptitle(f"r with the GLUE average vs quantizer setting ({variant} definitions)",
                  fontsize=9, y=1.02)
+    return _save(fig, Path(path))
+
+
+def figure_layers(pear, path, variant: str = "paper") -> list[Path]:
+    """r(measure, GLUE average) against the hidden layer, one line per architecture with its
+    Fisher interval as a band, a panel per measure (``pear``:
+    :func:`latentgeom.layers.layer_pearson`'s table)."""
+    from .analysis import GROUP_ORDER, QUANTIZED, SPREAD
+
+    _style()
+    d = pear[pear["variant"] == variant] if len(pear) else pear
+    rank = {n: i for i, n in enumerate(QUANTIZED + SPREAD)}
+    groups = {m.split(".", 1)[0] for m in d["measure"]} if len(d) else set()
+    gorder = [g for g in GROUP_ORDER if g in groups] + sorted(groups - set(GROUP_ORDER))
+    measures = sorted(dict.fromkeys(d["measure"]) if len(d) else [],
+                      key=lambda m: (gorder.index(m.split(".", 1)[0]),
+                                     rank.get(m.split(".", 1)[1], 99)))
+    ncols = max(1, min(4, len(measures)))
+    nrows = max(1, int(np.ceil(len(measures) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.3 * nrows), squeeze=False,
+                             sharex=True)
+    for ax in axes.ravel()[len(measures):]:
+        ax.axis("off")
+    if not measures:
+        _note(axes[0, 0], "no layer-wise measures")
+        return _save(fig, Path(path))
+    archs = list(dict.fromkeys(d["architecture"]))
+    for ax, m in zip(axes.ravel(), measures):
+        g = d[d["measure"] == m]
+        for arch in archs:
+            line = g[g["architecture"] == arch].sort_values("layer")
+            c, mk = _style_of(archs, arch)
+            ax.plot(line["layer"], line["r"], marker=mk, ms=3, lw=1, color=c, label=arch)
+            ax.fill_between(line["layer"], line["ci_low"], line["ci_high"], color=c, alpha=0.15,
+                            lw=0)
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_title(label(m), fontsize=7)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel("hidden layer", fontsize=7)
+        ax.set_ylabel("r with GLUE", fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper right", fontsize=7)
+    fig.suptitle(f"r with the GLUE average by layer ({variant} definitions; bands: 95% "
+                 "Fisher intervals)", fontsize=9)
     return _save(fig, Path(path))
