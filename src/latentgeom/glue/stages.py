@@ -192,7 +192,6 @@ def glue_table(scores_paths: list[str], manifest_paths: list[str]):
     return pd.DataFrame(rows)
 
 
-
 def scores_stage(*, metrics_paths: list[str], tasks: list[str], model: str,
                  out_path: str | os.PathLike) -> dict[str, Any]:
     """Write :func:`model_scores` as JSON."""
