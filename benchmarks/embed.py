@@ -46,8 +46,8 @@ def main() -> None:
         return X, time.perf_counter() - t
 
     X1, t1 = run(1)
-    print(f"| batch | seconds | tokens/s | speed-up | max abs diff |")
-    print(f"|---:|---:|---:|---:|---:|")
+    print("| batch | seconds | tokens/s | speed-up | max abs diff |")
+    print("|---:|---:|---:|---:|---:|")
     print(f"| 1 (one at a time) | {t1:.2f} | {len(X1) / t1:,.0f} | 1.00 | 0 |")
     for bs in a.batch_sizes:
         X, t = run(bs)

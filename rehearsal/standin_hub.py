@@ -242,8 +242,15 @@ def _wordpiece_vocab(words: list[str], n_words: int, *, head: list[str], chars: 
 
 
 def _bert_tokenizer_json(vocab: list[str], lowercase: bool) -> str:
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import processors
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     ids = {t: i for i, t in enumerate(vocab)}
     tok = Tokenizer(models.WordPiece(vocab=ids, unk_token="[UNK]", max_input_chars_per_word=100))
@@ -353,7 +360,7 @@ def _seeded(seed: int):
 
 
 def _bert_pretraining_state(config_kwargs: dict, seed: int, *, gamma_beta: bool,
-                            drop_decoder_bias: bool) -> "OrderedDict":
+                            drop_decoder_bias: bool) -> OrderedDict:
     from transformers import BertConfig, BertForPreTraining
 
     _seeded(seed)
@@ -381,7 +388,6 @@ def _roberta_config(vocab_size: int, **extra) -> dict:
 
 # ----------------------------------------------------------------------------- models
 def build_models(hub: Path, sentences: list[str]) -> dict[str, dict]:
-    import torch
     from transformers import RobertaConfig, RobertaForMaskedLM, RobertaModel
 
     info: dict[str, dict] = {}
@@ -560,7 +566,8 @@ def _fairseq_cfg(rcfg: dict, name: str):
         "generation": {"_name": None, "beam": 5},
         "eval_lm": {"_name": None, "output_word_probs": False},
         "interactive": {"_name": None, "buffer_size": 0},
-        "model": {"_name": "roberta", "arch": "roberta_base", "encoder_layers": rcfg["num_hidden_layers"],
+        "model": {"_name": "roberta", "arch": "roberta_base",
+                  "encoder_layers": rcfg["num_hidden_layers"],
                   "encoder_embed_dim": h, "encoder_ffn_embed_dim": rcfg["intermediate_size"],
                   "encoder_attention_heads": rcfg["num_attention_heads"],
                   "activation_fn": "gelu", "pooler_activation_fn": "tanh", "dropout": 0.1,
@@ -584,7 +591,7 @@ def _fairseq_cfg(rcfg: dict, name: str):
     return OmegaConf.create(cfg)
 
 
-def _fairseq_state(rcfg: dict, seed: int) -> "OrderedDict":
+def _fairseq_state(rcfg: dict, seed: int) -> OrderedDict:
     """Fairseq RoBERTa keys for a seeded tiny encoder + LM head (built from a HF RoBERTa)."""
     import torch
     from transformers import RobertaConfig, RobertaModel
@@ -820,7 +827,7 @@ def build(out: str | os.PathLike, *, force: bool = False) -> dict:
     rb = models.pop("_roberta")
     sinha = build_sinha(out, rb["config"], rb["dict_txt"])
     glue = build_glue(ds_root, sentences)
-    corpora = build_corpora(ds_root, sentences)
+    build_corpora(ds_root, sentences)
     manifest = {
         "env": {k: (v if k != "HF_HOME" else "<this folder>") for k, v in offline_env(out).items()},
         "models": models,

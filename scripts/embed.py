@@ -1,5 +1,6 @@
 """Rule embed: last-layer token vectors of the sample for one model."""
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
+
 claim_for_job(snakemake)  # noqa: F821
 from latentgeom.io import log_to
 from latentgeom.stages import embed_stage

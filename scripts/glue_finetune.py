@@ -5,6 +5,7 @@ not change its score, so those are read from the config here, not passed as ``pa
 changed param re-runs every fine-tuning job).
 """
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
+
 claim_for_job(snakemake)  # noqa: F821
 from latentgeom.glue.checkpoint import exit_with_parent
 from latentgeom.glue.plan import runtime_settings

@@ -10,7 +10,8 @@ def test_token_count_matches_scikit_learn():
     from sklearn.feature_extraction.text import CountVectorizer
 
     analyzer = CountVectorizer().build_analyzer()
-    for s in ["The cat sat on a mat.", "N.Y. stocks fell 3.5% -- a record", "I a", "ünïcode wörds ok"]:
+    for s in ["The cat sat on a mat.", "N.Y. stocks fell 3.5% -- a record", "I a",
+              "ünïcode wörds ok"]:
         assert corpus.tokenize(s) == analyzer(s)
         assert corpus.n_tokens(s) == len(analyzer(s))
 

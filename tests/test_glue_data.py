@@ -106,7 +106,7 @@ def test_minibench_is_deterministic_and_splits_do_not_overlap(tmp_path):
     build_minibench(tmp_path / "b", sizes=sizes, seed=3)
     build_minibench(tmp_path / "c", sizes=sizes, seed=4)
     for task, (n_train, n_dev) in sizes.items():
-        for split, n in (("train", n_train), ("validation", n_dev)):
+        for split in ("train", "validation"):
             a = (tmp_path / "a" / task / f"{split}.csv").read_bytes()
             assert a == (tmp_path / "b" / task / f"{split}.csv").read_bytes()
             assert a != (tmp_path / "c" / task / f"{split}.csv").read_bytes()

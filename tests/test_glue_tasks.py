@@ -6,8 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from latentgeom.glue.tasks import (GLUE_TASKS, PAPER_TASKS, TaskError, compute_metrics,
-                                   get_task, glue_average)
+from latentgeom.glue.tasks import (
+    GLUE_TASKS,
+    PAPER_TASKS,
+    TaskError,
+    compute_metrics,
+    get_task,
+    glue_average,
+)
 
 
 def test_registry_matches_the_paper():

@@ -105,7 +105,8 @@ def test_roberta_base_checkpoint_has_no_pooler(hub):
                   torch.load(snap / "pytorch_model.bin", map_location="cpu", weights_only=True)):
         assert not any("pooler" in k for k in state)
         assert all(k.startswith(("roberta.", "lm_head.")) for k in state)
-        assert "lm_head.dense.weight" in state and "roberta.encoder.layer.0.attention.self.query.weight" in state
+        assert "lm_head.dense.weight" in state
+        assert "roberta.encoder.layer.0.attention.self.query.weight" in state
     aj = torch.load(snapshot(hub, "aajrami/bert-mlm-base") / "pytorch_model.bin",
                     map_location="cpu", weights_only=True)
     assert "pooler.dense.weight" in aj and not any(k.startswith("roberta.") for k in aj)
@@ -204,7 +205,8 @@ BERT_SMALL_CODE = """
         model, info = AutoModel.from_pretrained("prajjwal1/bert-small", config=cfg,
                                                 output_loading_info=True)
         tok = AutoTokenizer.from_pretrained("prajjwal1/bert-small", config=cfg)
-        out_all["bert_small"] = dict(model=type(model).__name__, missing=sorted(info["missing_keys"]),
+        out_all["bert_small"] = dict(model=type(model).__name__,
+                  missing=sorted(info["missing_keys"]),
                   vocab=cfg.vocab_size, tok_len=len(tok), lower=tok.tokenize("HELLO"))
 """
 
@@ -264,7 +266,8 @@ CORPORA_CODE = """
         datasets.logging.set_verbosity_error()
         ptb = datasets.load_dataset("ptb-text-only/ptb_text_only",
                                     revision="refs/convert/parquet")
-        out = {"ptb": {s: dict(cols=d.column_names, feats=repr(d.features), rows=list(d["sentence"]))
+        out = {"ptb": {s: dict(cols=d.column_names, feats=repr(d.features),
+                               rows=list(d["sentence"]))
                        for s, d in ptb.items()}}
         for cfg in ("wikitext-2-raw-v1", "wikitext-2-v1"):
             wt = datasets.load_dataset("Salesforce/wikitext", cfg)
@@ -446,27 +449,30 @@ def test_build_is_deterministic_and_refuses_a_non_empty_folder(hub, tmp_path):
 # ----------------------------------------------------------------------------- the project
 def test_the_projects_loaders_read_every_paper_source_offline(hub):
     """The project's own loading code, unchanged, on every hub id config/paper.yaml names."""
-    res = run_offline(hub, """
+    sinha = hub / "sinha" / "roberta.base.orig" / "model.pt"
+    res = run_offline(hub, f"""
         from latentgeom import corpus, models, nonstandard
         from latentgeom.glue.data import load_split_frames
         from latentgeom.glue.tasks import get_task
-        out = {"splits": {k: len(v) for k, v in corpus.hub_splits("ptb+wikitext2").items()}}
-        sample, pool = corpus.sample_sequences({"kind": "hub", "name": "ptb+wikitext2"}, 30,
+        splits = corpus.hub_splits("ptb+wikitext2")
+        out = dict(splits={{k: len(v) for k, v in splits.items()}})
+        sample, pool = corpus.sample_sequences(dict(kind="hub", name="ptb+wikitext2"), 30,
                                                rules="authors")
         out["sample"] = sample
-        out["models"] = {}
+        out["models"] = dict()
         for src in ["hub:prajjwal1/bert-small", "hub:bert-base-uncased", "hub:roberta-base",
                     "hub:bert-base-chinese", "hub:dbmdz/bert-base-german-uncased",
                     "hub:aajrami/bert-mlm-base"]:
             m, tok = models.load_base(src)
             out["models"][src] = [m.config.model_type, len(tok), m.latentgeom_initialised]
         m, _ = nonstandard.build("fairseq_roberta", source="hub:roberta-base",
-                                 checkpoint="%s/sinha/roberta.base.orig/model.pt")
+                                 checkpoint="{sinha}")
         out["sinha"] = m.config.model_type
-        out["glue"] = {t: {s: list(f.columns) for s, f in load_split_frames(get_task(t), "hub").items()}
-                       for t in ["cola", "stsb", "mnli"]}
+        frames = {{t: load_split_frames(get_task(t), "hub") for t in ["cola", "stsb", "mnli"]}}
+        out["glue"] = {{t: {{s: list(f.columns) for s, f in fr.items()}}
+                       for t, fr in frames.items()}}
         emit(out)
-    """ % hub)
+    """)
     assert set(res["splits"]) == {"ptb/train", "ptb/validation", "ptb/test", "wikitext2/train",
                                   "wikitext2/validation", "wikitext2/test"}
     assert len(res["sample"]) == 30 and all(3 < len(s.split()) < 50 for s in res["sample"])

@@ -22,7 +22,7 @@ THROUGHPUT = {
     "encode_ms_per_row": 0.1,          # encoding every row once trained (40K rows in 2.9 s)
 }
 HEADROOM = 1.5
-SETUP_MINUTES = 5          # process start, imports, model rebuild: ~10 s alone, minutes on a busy node
+SETUP_MINUTES = 5          # process start, imports, model rebuild: ~10 s alone, minutes when busy
 HIDDEN_SIZE = 1024         # the widest token vector the estimates allow for (BERT-large)
 SUBWORDS_PER_WORD = 1.4    # WordPiece/BPE tokens per whitespace token, + [CLS]/[SEP]
 

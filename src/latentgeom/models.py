@@ -141,8 +141,8 @@ def is_perturbed(name: str, scope: str = "encoder_weights") -> bool:
     """Whether parameter ``name`` is perturbed under ``scope`` (BERT and RoBERTa naming).
 
     Names are taken relative to the encoder model, so ``bert.encoder.layer.0...`` (a task model),
-    ``roberta.encoder...`` (the authors' masked-LM RoBERTa) and ``encoder.layer.0...`` (``AutoModel``)
-    are treated alike.
+    ``roberta.encoder...`` (the authors' masked-LM RoBERTa) and ``encoder.layer.0...``
+    (``AutoModel``) are treated alike.
     """
     if scope not in SCOPES:
         raise ValueError(f"perturbation scope must be one of {SCOPES}, got {scope!r}")

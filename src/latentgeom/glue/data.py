@@ -276,7 +276,8 @@ class TokenizedSplit:
         return out
 
 
-def load_cache(cache_dir: str | Path, task: Task) -> tuple[dict[str, Any], dict[str, TokenizedSplit]]:
+def load_cache(cache_dir: str | Path,
+               task: Task) -> tuple[dict[str, Any], dict[str, TokenizedSplit]]:
     """``(meta, {split: TokenizedSplit})`` of a cache written by :func:`build_cache`."""
     cache_dir = Path(cache_dir)
     meta_path = cache_dir / "meta.json"
