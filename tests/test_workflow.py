@@ -151,17 +151,20 @@ def test_tiny_end_to_end_and_selective_rerun(tmp_path, tiny_bert):
 
 
 def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
-    """The measures' bootstrap and two quantizer settings on a finished tiny run: new jobs,
-    the tables after them, nothing else."""
+    """The measures' bootstrap, two quantizer settings and three layers on a finished tiny
+    run: new jobs, the tables after them, nothing else."""
     import pandas as pd
 
     c = yaml.safe_load(cfg.read_text())
     c["measures"]["bootstrap"] = {"n": 12, "seed": 0, "level": 0.9, "heavy": 3}
     c["quantize"]["sensitivity"] = {"methods": ["pq"], "M": [2, 4], "nbits": [4]}
+    c["embed"]["layers"] = [0, 1, -1]  # the tiny BERT's hidden states 0, 1 and 2 (the main)
     cfg.write_text(yaml.safe_dump(c))
     jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
     assert jobs.pop("measures_bootstrap") == 3
     assert jobs.pop("quantize") == 3 * 2 and jobs.pop("measures_sensitivity") == 3 * 2
+    assert jobs.pop("embed_layers") == 3 and jobs.pop("quantize_layer") == 3 * 2 * 2
+    assert jobs.pop("measures_layer") == 3 * 2
     assert not {"perturb", "nonstandard", "sample", "embed", "measures",
                 "glue_finetune"} & set(jobs), jobs
     smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
@@ -189,4 +192,12 @@ def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
     same = st[st.setting == "pq_M2_K16"].set_index("model")["PP"]
     assert np.allclose(same.loc[both.index], both)
     assert (res / "figures/sensitivity.png").stat().st_size > 1000
+    lt = pd.read_csv(res / "tables/layers.csv")
+    assert len(lt) == 3 * 3 and sorted(set(lt.layer)) == [0, 1, 2]
+    main = lt[lt.layer == 2].set_index("model")["spread.EEE"]
+    assert np.allclose(main, models.set_index("model").loc[main.index, "spread.EEE"])
+    assert lt[lt.layer == 0]["spread.EEE"].ne(main.values).all()  # another layer's space
+    la = pd.read_csv(res / "analysis/layers.csv")
+    assert sorted(set(la.layer)) == [0, 1, 2] and len(la) == 3 * 2 * 19
+    assert (res / "figures/layers.png").stat().st_size > 1000
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}

@@ -105,6 +105,31 @@ rule analyze_sensitivity:
         "../../scripts/analysis_sensitivity.py"
 
 
+rule analyze_layers:
+    """r(measure, GLUE average) per hidden layer, with Fisher intervals; r against depth."""
+    input:
+        table=res("tables/layers.csv"),
+        models=res("tables/models.csv"),
+    output:
+        table=report(res("analysis/layers.csv"), caption="../report/layers_table.rst",
+                     category="Beyond the paper"),
+        png=report(res("figures/layers.png"), caption="../report/figure_layers.rst",
+                   category="Beyond the paper"),
+        pdf=res("figures/layers.pdf"),
+    log:
+        log("analysis/analyze_layers.log"),
+    params:
+        variant=config["measures"]["variant"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/analysis_layers.py"
+
+
 rule figures:
     """The paper's Figures 1-11 (PNG for the report, PDF beside them)."""
     input:

@@ -128,4 +128,5 @@ def all_targets():
         # beyond the paper (README): only when the config turns them on
         *([res("analysis/table2_uncertainty.csv")] if BOOTSTRAP["n"] else []),
         *([res("analysis/sensitivity.csv"), res("figures/sensitivity.png")] if SENSITIVITY else []),
+        *([res("analysis/layers.csv"), res("figures/layers.png")] if LAYERS else []),
     ]

@@ -1,6 +1,14 @@
 # Geometry half: sample -> embed -> quantize -> measures -> table.
 # measures.bootstrap.n > 0 adds measures_bootstrap per model (README, "Beyond the paper").
 BOOTSTRAP = config["measures"]["bootstrap"]  # defaults from the schema
+# embed.layers other than embed.layer (README, "Beyond the paper"); [] by default: no job added
+from latentgeom.layers import config_layers as _config_layers  # noqa: E402
+
+LAYERS, MAIN_LAYER = _config_layers(config, MODELS)
+
+
+wildcard_constraints:
+    layer=r"\d+",
 
 
 rule sample:
@@ -181,6 +189,103 @@ rule sensitivity_table:
         "../../envs/latent.yaml"
     script:
         "../../scripts/sensitivity_table.py"
+
+
+rule embed_layers:
+    """Token vectors of every extra layer of embed.layers, from one forward pass."""
+    input:
+        manifest=res("models/{model}/manifest.json"),
+        sequences=res("sample/sequences.txt"),
+    output:
+        embeddings=expand(res("latent/{{model}}/layers/L{layer}/embeddings.npy"), layer=LAYERS),
+    log:
+        log("embed/{model}.layers.log"),
+    benchmark:
+        res("benchmarks/embed/{model}.layers.tsv")
+    params:
+        layers=LAYERS,
+        batch_size=config["embed"]["batch_size"],
+        max_length=config["embed"]["max_length"],
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),
+        runtime=lambda wc, attempt: _size.embed_runtime(config, attempt),
+        gpu=_gpu_request(GPU_SETTING, config["embed"]["device"]),
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/embed_layers.py"
+
+
+rule quantize_layer:
+    input:
+        embeddings=res("latent/{model}/layers/L{layer}/embeddings.npy"),
+    output:
+        quantized=res("latent/{model}/layers/L{layer}/quantized_{quantizer}.npz"),
+    log:
+        log("quantize/{model}_L{layer}_{quantizer}.log"),
+    benchmark:
+        res("benchmarks/quantize/{model}_L{layer}_{quantizer}.tsv")
+    params:
+        spec=lambda wc: QUANTIZER_SPECS[wc.quantizer],
+        seed=config["quantize"]["seed"],
+        train_size=config["quantize"]["train_size"],
+        use_gpu=config["quantize"]["use_gpu"],
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: _size.quantize_mem(config, attempt),
+        runtime=lambda wc, attempt: _size.quantize_runtime(SIZING_CONFIG, wc.quantizer, attempt),
+        gpu=_gpu_request(GPU_SETTING, config["quantize"]["use_gpu"]),
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/quantize.py"
+
+
+rule measures_layer:
+    input:
+        embeddings=res("latent/{model}/layers/L{layer}/embeddings.npy"),
+        quantized=expand(res("latent/{{model}}/layers/L{{layer}}/quantized_{quantizer}.npz"),
+                         quantizer=QUANTIZERS),
+    output:
+        measures=res("measures/layers/{model}/L{layer}.json"),
+    log:
+        log("measures/layers/{model}_L{layer}.log"),
+    params:
+        quantizers=QUANTIZERS,
+        seed=config["measures"]["seed"],
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/measures.py"
+
+
+rule layers_table:
+    """One row per (model, layer), the main layer's from tables/measures.csv: long format."""
+    input:
+        measures=expand(res("measures/layers/{model}/L{layer}.json"), model=sorted(MODELS),
+                        layer=LAYERS),
+        table=res("tables/measures.csv"),
+    output:
+        table=res("tables/layers.csv"),
+    log:
+        log("tables/layers.log"),
+    params:
+        models=[m for m in sorted(MODELS) for _ in LAYERS],
+        layers=[la for _ in sorted(MODELS) for la in LAYERS],
+        main_layer=MAIN_LAYER,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/latent.yaml"
+    script:
+        "../../scripts/layers_table.py"
 
 
 rule measures_table:
