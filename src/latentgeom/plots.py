@@ -352,6 +352,9 @@ def figure_sensitivity(pear, path, variant: str = "paper") -> list[Path]:
             ax.set_xlim(Ms[0] / 1.4, Ms[-1] * 1.4)
             ax.set_xticks(Ms, [str(int(m)) for m in Ms])
             ax.minorticks_off()
+            if not np.isfinite(g["r"].to_numpy(dtype=float)).any():
+                ax.text(0.5, 0.75, "no r (< 3 perturbed models)", ha="center", fontsize=7,
+                        color="0.35", transform=ax.transAxes)
             ax.set_ylabel(f"r: {name}", fontsize=7)
             if i == 0:
                 kind = {"lsq": "LSQ++ (additive)", "pq": "PQ (product)"}.get(method, method)
@@ -405,7 +408,12 @@ def figure_layers(pear, path, variant: str = "paper") -> list[Path]:
         ax.axhline(0, color="0.6", lw=0.6)
         ax.set_ylim(-1.05, 1.05)
         ax.set_title(label(m), fontsize=7)
+        lay = sorted(d["layer"].unique())  # explicit: an all-NaN panel has no data limits
+        ax.set_xlim(lay[0] - 0.3, lay[-1] + 0.3)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if not np.isfinite(g["r"].to_numpy(dtype=float)).any():
+            ax.text(0.5, 0.75, "no r (< 3 perturbed models)", ha="center", fontsize=7,
+                    color="0.35", transform=ax.transAxes)
         ax.set_xlabel("hidden layer", fontsize=7)
         ax.set_ylabel("r with GLUE", fontsize=7)
     handles, labels = axes[0, 0].get_legend_handles_labels()
