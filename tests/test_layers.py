@@ -105,3 +105,24 @@ def test_layers_figure_without_any_r(tmp_path):
     pear = ly.layer_pearson(table[table.model.isin(keep)], models[models.model.isin(keep)])
     assert pear.r.isna().all()
     assert figure_layers(pear, tmp_path / "l")[0].stat().st_size > 1000
+
+
+def test_layers_table_long_format(tmp_path):
+    from latentgeom.io import write_json
+
+    main = pd.DataFrame({"model": ["a", "b"], "architecture": "x", "kind": "perturbed",
+                         "alpha": [0.0, 0.5], "seed": 0, "spread.EEE": [0.1, 0.2],
+                         "ci_lo:spread.EEE": [0.0, 0.1]})
+    main.to_csv(tmp_path / "measures.csv", index=False)
+    paths = []
+    for m in ("a", "b"):
+        write_json(tmp_path / f"{m}.json", {"spread": {"EEE": 0.5}, "provenance": {}})
+        paths.append(str(tmp_path / f"{m}.json"))
+    for main_layer, label in ((2, 2), (None, -1)):
+        df = ly.layers_table_stage(measure_paths=paths, models=["a", "b"], layers=[0, 0],
+                                   main_table=str(tmp_path / "measures.csv"),
+                                   main_layer=main_layer, out_path=str(tmp_path / "l.csv"))
+        assert list(df.columns) == ["model", "architecture", "kind", "alpha", "seed", "layer",
+                                    "spread.EEE"]
+        assert sorted(df.layer.unique()) == sorted([0, label]) and len(df) == 4
+        assert df[df.layer == 0]["alpha"].tolist() == [0.0, 0.5]

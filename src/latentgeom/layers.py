@@ -173,7 +173,7 @@ class _atomic_all:
 
 # ----------------------------------------------------------------------------- tables, analysis
 def layers_table_stage(*, measure_paths: list[str], models: list[str], layers: list[int],
-                       main_table: str, main_layer: int, out_path: str):
+                       main_table: str, main_layer: int | None, out_path: str):
     """Long table, one row per (model, layer): ``model, layer``, then every measure column of
     ``tables/measures.csv`` (both definitions); the main layer's rows come from that table."""
     import pandas as pd
@@ -190,7 +190,8 @@ def layers_table_stage(*, measure_paths: list[str], models: list[str], layers: l
     extra = pd.DataFrame(rows)
     if len(extra):
         extra = extra.merge(main[meta], on="model", how="left", validate="many_to_one")
-    main = main.assign(layer=int(main_layer))
+    # the main layer by its index; -1 (from the end) where the models' depth is unknown (hub)
+    main = main.assign(layer=int(main_layer) if main_layer is not None else -1)
     cols = meta + ["layer"] + [c for c in main.columns if c not in meta + ["layer"]
                                and not c.startswith(("ci_lo:", "ci_hi:"))]
     df = pd.concat([main, extra], ignore_index=True)[cols].sort_values(["model", "layer"])
