@@ -1,5 +1,6 @@
 """Rule embed_layers: the token vectors of embed.layers' extra layers, one forward pass."""
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch loads CUDA
+
 claim_for_job(snakemake)  # noqa: F821
 from latentgeom.io import log_to
 from latentgeom.layers import embed_layers_stage

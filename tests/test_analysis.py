@@ -1,4 +1,4 @@
-"""Statistics: hand-made tables with known answers, and the paper's Table 2 from the authors' data."""
+"""Statistics: hand-made tables with known answers; the paper's Table 2 from the authors' data."""
 from __future__ import annotations
 
 import math
@@ -131,8 +131,9 @@ def test_exact_linear_relation_with_architecture_offsets():
     assert no_arch.params['Q("additive.PP")'] == pytest.approx(2.0)
     expected = np.mean([(1.2 - 1.2) ** 2, (0.8 - 0.7) ** 2, (0.8 - 0.7) ** 2])
     assert row["lm_mse_no_arch"] == pytest.approx(expected)
-    assert row["r2"] == pytest.approx(np.corrcoef(df[df.kind == "perturbed"]["additive.PP"],
-                                                  df[df.kind == "perturbed"].glue_average)[0, 1] ** 2)
+    pert = df[df.kind == "perturbed"]
+    r = np.corrcoef(pert["additive.PP"], pert.glue_average)[0, 1]
+    assert row["r2"] == pytest.approx(r**2)
 
 
 def test_pearson_and_fisher_interval():

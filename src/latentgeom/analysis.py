@@ -103,7 +103,8 @@ def select_variant(df, variant: str):
 
 
 def label(measure: str) -> str:
-    """Readable label of a measure column: ``additive.PP`` -> ``Point Patchiness (PP), additive``."""
+    """Readable label of a measure column: ``additive.PP`` -> ``Point Patchiness (PP), additive``.
+    """
     group, _, name = measure.partition(".")
     base = PAPER_NAMES.get(name, name)
     return base if group == "spread" else f"{base}, {group}"

@@ -37,7 +37,8 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
         pairs = []
         for alpha in sorted({float(a) for a in spec.get("alphas") or []}):
             if not 0.0 <= alpha <= 1.0:
-                raise ValueError(f"models.bases.{base}.alphas: alpha must be in [0, 1], got {alpha}")
+                raise ValueError(f"models.bases.{base}.alphas: alpha must be in [0, 1], "
+                                 f"got {alpha}")
             pairs += [(alpha, s) for s in (seeds if 0.0 < alpha <= max_multi else seeds[:1])]
         for i, entry in enumerate(spec.get("grid") or []):
             alpha = float(entry["alpha"])

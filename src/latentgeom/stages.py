@@ -201,9 +201,8 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
     import faiss
 
     from . import quantize as qz
-    from .io import write_npz
-
     from .integrity import check_embeddings
+    from .io import write_npz
 
     if threads:
         faiss.omp_set_num_threads(int(threads))
@@ -244,7 +243,6 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
     always computed (``variant`` is accepted for compatibility and ignored: the analysis picks
     the primary one); ``seed`` seeds the authors' random references."""
     from . import measures
-
     from .integrity import check_built_from, check_embeddings, sha256_file
 
     digest = check_embeddings(embeddings_path)

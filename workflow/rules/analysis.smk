@@ -10,16 +10,15 @@ rule models_table:
         measures=res("tables/measures.csv"),
         glue=res("tables/glue.csv"),
     output:
-        table=report(res("tables/models.csv"), caption="../report/models.rst",
-                     category="Tables"),
+        table=report(res("tables/models.csv"), caption="../report/models.rst", category="Tables"),
     log:
         log("tables/models.log"),
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../../scripts/analysis_join.py"
 
@@ -29,29 +28,38 @@ rule analyze:
     input:
         table=res("tables/models.csv"),
     output:
-        table1=report(res("analysis/table1.csv"), caption="../report/table1.rst",
-                      category="Tables"),
-        table2=report(res("analysis/table2.csv"), caption="../report/table2.rst",
-                      category="Tables"),
-        predictions=report(res("analysis/predictions.csv"), caption="../report/predictions.rst",
-                           category="Tables"),
-        extra=multiext(res("analysis/"), "table1.md", "table2.md", "pearson.csv",
-                       "correlations.csv", "ols_summaries.txt"),
-        variants=expand(res("analysis/{table}_{variant}.{ext}"), table=ANALYSIS_TABLES,
-                        variant=["paper", "authors"], ext=["csv", "md"]),
+        table1=report(res("analysis/table1.csv"), caption="../report/table1.rst", category="Tables"),
+        table2=report(res("analysis/table2.csv"), caption="../report/table2.rst", category="Tables"),
+        predictions=report(
+            res("analysis/predictions.csv"), caption="../report/predictions.rst", category="Tables"
+        ),
+        extra=multiext(
+            res("analysis/"),
+            "table1.md",
+            "table2.md",
+            "pearson.csv",
+            "correlations.csv",
+            "ols_summaries.txt",
+        ),
+        variants=expand(
+            res("analysis/{table}_{variant}.{ext}"),
+            table=ANALYSIS_TABLES,
+            variant=["paper", "authors"],
+            ext=["csv", "md"],
+        ),
     log:
         log("analysis/analyze.log"),
     benchmark:
         res("benchmarks/analysis/analyze.tsv")
-    params:
-        outliers=ANALYSIS["outliers"],
-        variant=config["measures"]["variant"],
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        outliers=ANALYSIS["outliers"],
+        variant=config["measures"]["variant"],
     script:
         "../../scripts/analysis_stats.py"
 
@@ -62,20 +70,23 @@ rule analyze_uncertainty:
         table=res("tables/models.csv"),
         replicates=expand(res("measures/{model}.bootstrap.npz"), model=sorted(MODELS)),
     output:
-        table=report(res("analysis/table2_uncertainty.csv"),
-                     caption="../report/table2_uncertainty.rst", category="Tables"),
+        table=report(
+            res("analysis/table2_uncertainty.csv"),
+            caption="../report/table2_uncertainty.rst",
+            category="Tables",
+        ),
         md=res("analysis/table2_uncertainty.md"),
     log:
         log("analysis/analyze_uncertainty.log"),
-    params:
-        level=BOOTSTRAP["level"],
-        variant=config["measures"]["variant"],
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        level=BOOTSTRAP["level"],
+        variant=config["measures"]["variant"],
     script:
         "../../scripts/analysis_uncertainty.py"
 
@@ -86,21 +97,27 @@ rule analyze_sensitivity:
         table=res("tables/sensitivity.csv"),
         models=res("tables/models.csv"),
     output:
-        table=report(res("analysis/sensitivity.csv"), caption="../report/sensitivity_table.rst",
-                     category="Beyond the paper"),
-        png=report(res("figures/sensitivity.png"), caption="../report/figure_sensitivity.rst",
-                   category="Beyond the paper"),
+        table=report(
+            res("analysis/sensitivity.csv"),
+            caption="../report/sensitivity_table.rst",
+            category="Beyond the paper",
+        ),
+        png=report(
+            res("figures/sensitivity.png"),
+            caption="../report/figure_sensitivity.rst",
+            category="Beyond the paper",
+        ),
         pdf=res("figures/sensitivity.pdf"),
     log:
         log("analysis/analyze_sensitivity.log"),
-    params:
-        variant=config["measures"]["variant"],
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        variant=config["measures"]["variant"],
     script:
         "../../scripts/analysis_sensitivity.py"
 
@@ -111,21 +128,27 @@ rule analyze_layers:
         table=res("tables/layers.csv"),
         models=res("tables/models.csv"),
     output:
-        table=report(res("analysis/layers.csv"), caption="../report/layers_table.rst",
-                     category="Beyond the paper"),
-        png=report(res("figures/layers.png"), caption="../report/figure_layers.rst",
-                   category="Beyond the paper"),
+        table=report(
+            res("analysis/layers.csv"),
+            caption="../report/layers_table.rst",
+            category="Beyond the paper",
+        ),
+        png=report(
+            res("figures/layers.png"),
+            caption="../report/figure_layers.rst",
+            category="Beyond the paper",
+        ),
         pdf=res("figures/layers.pdf"),
     log:
         log("analysis/analyze_layers.log"),
-    params:
-        variant=config["measures"]["variant"],
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        variant=config["measures"]["variant"],
     script:
         "../../scripts/analysis_layers.py"
 
@@ -135,21 +158,23 @@ rule figures:
     input:
         table=res("tables/models.csv"),
         representativeness=res("sample/representativeness.csv"),
-    params:
-        variant=config["measures"]["variant"],
     output:
-        png=[report(res(f"figures/{f}.png"), caption=f"../report/{f}.rst", category="Figures")
-             for f in FIGURES],
+        png=[
+            report(res(f"figures/{f}.png"), caption=f"../report/{f}.rst", category="Figures")
+            for f in FIGURES
+        ],
         pdf=[res(f"figures/{f}.pdf") for f in FIGURES],
     log:
         log("analysis/figures.log"),
     benchmark:
         res("benchmarks/analysis/figures.tsv")
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        variant=config["measures"]["variant"],
     script:
         "../../scripts/analysis_figures.py"

@@ -68,7 +68,10 @@ SIZING_CONFIG = {**config, "quantize": {**config["quantize"], "quantizers": QUAN
 
 # Before any job: config files re-read strictly (duplicated keys, file:line of YAML errors), then
 # what the schema cannot see (min_tokens <= max_tokens, glue.source exists, PQ M | hidden size).
-from latentgeom.preflight import check_config as _check_config, check_files as _check_files  # noqa: E402
+from latentgeom.preflight import (
+    check_config as _check_config,
+    check_files as _check_files,
+)  # noqa: E402
 
 _check_files(workflow.configfiles)
 _check_config(config, MODELS)

@@ -13,8 +13,7 @@ GLUE_TASKS = [_get_task(t).name for t in GLUE["tasks"]]
 GLUE_HP = _hparams.from_config(GLUE)
 # Tokenised caches are keyed by tokenizer source: models sharing one share the cache.
 GLUE_TOKENIZER = {n: _plan.tokenizer_key(_tokenizer(m)) for n, m in MODELS.items()}
-GLUE_TOKENIZER_SOURCE = {_plan.tokenizer_key(_tokenizer(m)): _tokenizer(m)
-                         for m in MODELS.values()}
+GLUE_TOKENIZER_SOURCE = {_plan.tokenizer_key(_tokenizer(m)): _tokenizer(m) for m in MODELS.values()}
 
 
 wildcard_constraints:
@@ -25,24 +24,23 @@ wildcard_constraints:
 rule glue_minibench:
     """The offline proxy benchmark (GLUE schema) from data shipped in the gensim wheel."""
     output:
-        expand(res("glue/data/{task}/{split}.csv"), task=GLUE_TASKS,
-               split=["train", "validation"]),
+        expand(res("glue/data/{task}/{split}.csv"), task=GLUE_TASKS, split=["train", "validation"]),
         info=res("glue/data/minibench.json"),
     log:
         log("glue/minibench.log"),
     benchmark:
         res("benchmarks/glue/minibench.tsv")
+    conda:
+        "../../envs/glue.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
     params:
         out_dir=lambda wc, output: str(Path(output.info).parent),
         tasks=GLUE_TASKS,
         sizes=_plan.minibench_sizes(GLUE),
         seed=GLUE["minibench"]["seed"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=5,
-    conda:
-        "../../envs/glue.yaml"
     script:
         "../../scripts/glue_minibench.py"
 
@@ -57,16 +55,16 @@ rule glue_cache:
         log("glue/cache/{tokenizer}_{task}.log"),
     benchmark:
         res("benchmarks/glue/cache/{tokenizer}_{task}.tsv")
-    params:
-        source=res("glue/data") if GLUE_SOURCE == "minibench" else GLUE_SOURCE,
-        tokenizer=lambda wc: GLUE_TOKENIZER_SOURCE[wc.tokenizer],
-        max_length=GLUE["max_length"],
+    conda:
+        "../../envs/glue.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../../envs/glue.yaml"
+    params:
+        source=res("glue/data") if GLUE_SOURCE == "minibench" else GLUE_SOURCE,
+        tokenizer=lambda wc: GLUE_TOKENIZER_SOURCE[wc.tokenizer],
+        max_length=GLUE["max_length"],
     script:
         "../../scripts/glue_cache.py"
 
@@ -83,17 +81,17 @@ rule glue_finetune:
         log("glue/finetune/{model}_{task}.log"),
     benchmark:
         res("benchmarks/glue/{model}_{task}.tsv")
-    params:
-        # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
-        # by the script from the config (changing them re-runs nothing).
-        hyperparameters=GLUE_HP,
+    conda:
+        "../../envs/glue.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
         runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
         gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
-    conda:
-        "../../envs/glue.yaml"
+    params:
+        # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
+        # by the script from the config (changing them re-runs nothing).
+        hyperparameters=GLUE_HP,
     script:
         "../../scripts/glue_finetune.py"
 
@@ -105,14 +103,14 @@ rule glue_scores:
         scores=res("glue/{model}/scores.json"),
     log:
         log("glue/scores/{model}.log"),
-    params:
-        tasks=GLUE_TASKS,
+    conda:
+        "../../envs/glue.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/glue.yaml"
+    params:
+        tasks=GLUE_TASKS,
     script:
         "../../scripts/glue_scores.py"
 
@@ -125,11 +123,11 @@ rule glue_table:
         table=res("tables/glue.csv"),
     log:
         log("tables/glue.log"),
+    conda:
+        "../../envs/glue.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/glue.yaml"
     script:
         "../../scripts/glue_table.py"

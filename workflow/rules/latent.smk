@@ -23,6 +23,12 @@ rule sample:
         log("sample/sample.log"),
     benchmark:
         res("benchmarks/sample.tsv")
+    conda:
+        "../../envs/latent.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         source=config["sample"]["source"],
         rules=config["sample"]["rules"],
@@ -31,12 +37,6 @@ rule sample:
         max_tokens=config["sample"]["max_tokens"],
         seed=config["sample"]["seed"],
         n_stats=config["sample"]["representativeness_samples"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/latent.yaml"
     script:
         "../../scripts/sample.py"
 
@@ -52,18 +52,18 @@ rule embed:
         log("embed/{model}.log"),
     benchmark:
         res("benchmarks/embed/{model}.tsv")
-    # embed.device is read by the script: where the job runs re-runs nothing
-    params:
-        layer=config["embed"]["layer"],
-        batch_size=config["embed"]["batch_size"],
-        max_length=config["embed"]["max_length"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),
         runtime=lambda wc, attempt: _size.embed_runtime(config, attempt),
         gpu=_gpu_request(GPU_SETTING, config["embed"]["device"]),
-    conda:
-        "../../envs/latent.yaml"
+    # embed.device is read by the script: where the job runs re-runs nothing
+    params:
+        layer=config["embed"]["layer"],
+        batch_size=config["embed"]["batch_size"],
+        max_length=config["embed"]["max_length"],
     script:
         "../../scripts/embed.py"
 
@@ -77,18 +77,18 @@ rule quantize:
         log("quantize/{model}_{quantizer}.log"),
     benchmark:
         res("benchmarks/quantize/{model}_{quantizer}.tsv")
-    params:
-        spec=lambda wc: QUANTIZER_SPECS[wc.quantizer],
-        seed=config["quantize"]["seed"],
-        train_size=config["quantize"]["train_size"],
-        use_gpu=config["quantize"]["use_gpu"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.quantize_mem(config, attempt),
         runtime=lambda wc, attempt: _size.quantize_runtime(SIZING_CONFIG, wc.quantizer, attempt),
         gpu=_gpu_request(GPU_SETTING, config["quantize"]["use_gpu"]),
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        spec=lambda wc: QUANTIZER_SPECS[wc.quantizer],
+        seed=config["quantize"]["seed"],
+        train_size=config["quantize"]["train_size"],
+        use_gpu=config["quantize"]["use_gpu"],
     script:
         "../../scripts/quantize.py"
 
@@ -103,15 +103,15 @@ rule measures:
         log("measures/{model}.log"),
     benchmark:
         res("benchmarks/measures/{model}.tsv")
-    params:
-        quantizers=QUANTIZERS,
-        seed=config["measures"]["seed"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=16000,
         runtime=60,
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        quantizers=QUANTIZERS,
+        seed=config["measures"]["seed"],
     script:
         "../../scripts/measures.py"
 
@@ -129,6 +129,12 @@ rule measures_bootstrap:
         log("measures/{model}.bootstrap.log"),
     benchmark:
         res("benchmarks/measures/{model}.bootstrap.tsv")
+    conda:
+        "../../envs/latent.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=120,
     params:
         quantizers=QUANTIZERS,
         n=BOOTSTRAP["n"],
@@ -136,12 +142,6 @@ rule measures_bootstrap:
         level=BOOTSTRAP["level"],
         heavy=BOOTSTRAP["heavy"],
         measure_seed=config["measures"]["seed"],
-    threads: 2
-    resources:
-        mem_mb=16000,
-        runtime=120,
-    conda:
-        "../../envs/latent.yaml"
     script:
         "../../scripts/measures_bootstrap.py"
 
@@ -157,15 +157,15 @@ rule measures_sensitivity:
         log("measures/sensitivity/{model}_{setting}.log"),
     benchmark:
         res("benchmarks/measures/sensitivity/{model}_{setting}.tsv")
-    params:
-        setting=lambda wc: wc.setting,
-        seed=config["measures"]["seed"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=16000,
         runtime=60,
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        setting=lambda wc: wc.setting,
+        seed=config["measures"]["seed"],
     script:
         "../../scripts/measures_sensitivity.py"
 
@@ -173,20 +173,23 @@ rule measures_sensitivity:
 rule sensitivity_table:
     """One row per (model, quantize.sensitivity setting): the eight quantized measures."""
     input:
-        measures=expand(res("measures/sensitivity/{model}/{setting}.json"),
-                        model=sorted(MODELS), setting=list(SENSITIVITY)),
+        measures=expand(
+            res("measures/sensitivity/{model}/{setting}.json"),
+            model=sorted(MODELS),
+            setting=list(SENSITIVITY),
+        ),
     output:
         table=res("tables/sensitivity.csv"),
     log:
         log("tables/sensitivity.log"),
-    params:
-        models=[m for m in sorted(MODELS) for _ in SENSITIVITY],
+    conda:
+        "../../envs/latent.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        models=[m for m in sorted(MODELS) for _ in SENSITIVITY],
     script:
         "../../scripts/sensitivity_table.py"
 
@@ -202,17 +205,17 @@ rule embed_layers:
         log("embed/{model}.layers.log"),
     benchmark:
         res("benchmarks/embed/{model}.layers.tsv")
-    params:
-        layers=LAYERS,
-        batch_size=config["embed"]["batch_size"],
-        max_length=config["embed"]["max_length"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.embed_mem(config, attempt),
         runtime=lambda wc, attempt: _size.embed_runtime(config, attempt),
         gpu=_gpu_request(GPU_SETTING, config["embed"]["device"]),
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        layers=LAYERS,
+        batch_size=config["embed"]["batch_size"],
+        max_length=config["embed"]["max_length"],
     script:
         "../../scripts/embed_layers.py"
 
@@ -226,18 +229,18 @@ rule quantize_layer:
         log("quantize/{model}_L{layer}_{quantizer}.log"),
     benchmark:
         res("benchmarks/quantize/{model}_L{layer}_{quantizer}.tsv")
-    params:
-        spec=lambda wc: QUANTIZER_SPECS[wc.quantizer],
-        seed=config["quantize"]["seed"],
-        train_size=config["quantize"]["train_size"],
-        use_gpu=config["quantize"]["use_gpu"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.quantize_mem(config, attempt),
         runtime=lambda wc, attempt: _size.quantize_runtime(SIZING_CONFIG, wc.quantizer, attempt),
         gpu=_gpu_request(GPU_SETTING, config["quantize"]["use_gpu"]),
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        spec=lambda wc: QUANTIZER_SPECS[wc.quantizer],
+        seed=config["quantize"]["seed"],
+        train_size=config["quantize"]["train_size"],
+        use_gpu=config["quantize"]["use_gpu"],
     script:
         "../../scripts/quantize.py"
 
@@ -245,21 +248,23 @@ rule quantize_layer:
 rule measures_layer:
     input:
         embeddings=res("latent/{model}/layers/L{layer}/embeddings.npy"),
-        quantized=expand(res("latent/{{model}}/layers/L{{layer}}/quantized_{quantizer}.npz"),
-                         quantizer=QUANTIZERS),
+        quantized=expand(
+            res("latent/{{model}}/layers/L{{layer}}/quantized_{quantizer}.npz"),
+            quantizer=QUANTIZERS,
+        ),
     output:
         measures=res("measures/layers/{model}/L{layer}.json"),
     log:
         log("measures/layers/{model}_L{layer}.log"),
-    params:
-        quantizers=QUANTIZERS,
-        seed=config["measures"]["seed"],
+    conda:
+        "../../envs/latent.yaml"
     threads: 2
     resources:
         mem_mb=16000,
         runtime=60,
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        quantizers=QUANTIZERS,
+        seed=config["measures"]["seed"],
     script:
         "../../scripts/measures.py"
 
@@ -267,23 +272,24 @@ rule measures_layer:
 rule layers_table:
     """One row per (model, layer), the main layer's from tables/measures.csv: long format."""
     input:
-        measures=expand(res("measures/layers/{model}/L{layer}.json"), model=sorted(MODELS),
-                        layer=LAYERS),
+        measures=expand(
+            res("measures/layers/{model}/L{layer}.json"), model=sorted(MODELS), layer=LAYERS
+        ),
         table=res("tables/measures.csv"),
     output:
         table=res("tables/layers.csv"),
     log:
         log("tables/layers.log"),
-    params:
-        models=[m for m in sorted(MODELS) for _ in LAYERS],
-        layers=[la for _ in sorted(MODELS) for la in LAYERS],
-        main_layer=MAIN_LAYER,
+    conda:
+        "../../envs/latent.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/latent.yaml"
+    params:
+        models=[m for m in sorted(MODELS) for _ in LAYERS],
+        layers=[la for _ in sorted(MODELS) for la in LAYERS],
+        main_layer=MAIN_LAYER,
     script:
         "../../scripts/layers_table.py"
 
@@ -293,17 +299,20 @@ rule measures_table:
         measures=expand(res("measures/{model}.json"), model=sorted(MODELS)),
         manifests=expand(res("models/{model}/manifest.json"), model=sorted(MODELS)),
         # only with measures.bootstrap.n > 0: ci_lo:/ci_hi: columns
-        bootstrap=expand(res("measures/{model}.bootstrap.json"), model=sorted(MODELS))
-        if BOOTSTRAP["n"] else [],
+        bootstrap=(
+            expand(res("measures/{model}.bootstrap.json"), model=sorted(MODELS))
+            if BOOTSTRAP["n"]
+            else []
+        ),
     output:
         table=res("tables/measures.csv"),
     log:
         log("tables/measures.log"),
+    conda:
+        "../../envs/latent.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../../envs/latent.yaml"
     script:
         "../../scripts/measures_table.py"

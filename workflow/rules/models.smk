@@ -2,14 +2,20 @@
 
 
 rule perturb:
-    wildcard_constraints:
-        model=names_regex(PERTURBED),
     output:
         manifest=res("models/{model}/manifest.json"),
     log:
         log("perturb/{model}.log"),
     benchmark:
         res("benchmarks/perturb/{model}.tsv")
+    wildcard_constraints:
+        model=names_regex(PERTURBED),
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
         base=model_param("source"),
         architecture=model_param("architecture"),
@@ -19,20 +25,11 @@ rule perturb:
         scope=model_param("scope"),
         store_weights=config["models"]["store_weights"],
         weights_dir=lambda wc: res(f"models/{wc.model}/weights"),
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../../scripts/perturb.py"
 
 
 rule nonstandard:
-    """A non-standard model of Section 3.4 from its recipe; weights are stored."""
-    wildcard_constraints:
-        model=names_regex(NONSTANDARD),
     input:
         # a fairseq checkpoint (when present: a missing one fails in the job, naming the file)
         checkpoint=nonstandard_checkpoint,
@@ -43,6 +40,15 @@ rule nonstandard:
         log("nonstandard/{model}.log"),
     benchmark:
         res("benchmarks/nonstandard/{model}.tsv")
+    """A non-standard model of Section 3.4 from its recipe; weights are stored."""
+    wildcard_constraints:
+        model=names_regex(NONSTANDARD),
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=20,
     params:
         recipe=model_param("recipe"),
         architecture=model_param("architecture"),
@@ -51,11 +57,5 @@ rule nonstandard:
         tokenizer=model_param("tokenizer"),
         seed=model_param("seed"),
         checkpoint=model_param("checkpoint"),
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=20,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../../scripts/nonstandard.py"
