@@ -31,6 +31,19 @@ def tokenize(tokenizer, sequences: Sequence[str], max_length: int) -> list[list[
     return enc["input_ids"]
 
 
+
+def pad_batch(ids, lengths: np.ndarray, batch: np.ndarray, pad_id: int):
+    """``(input_ids, attention_mask)`` of the sequences ``batch``, right-padded to the longest."""
+    import torch
+
+    width = int(lengths[batch].max())
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, i in enumerate(batch):
+        input_ids[row, :lengths[i]] = torch.as_tensor(ids[i])
+        mask[row, :lengths[i]] = 1
+    return input_ids, mask
+
 def embed_sequences(model, tokenizer, sequences: Sequence[str], *, layer: int = -1,
                     batch_size: int = 64, max_length: int | None = None, device: str = "auto",
                     progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -65,12 +78,7 @@ def embed_sequences(model, tokenizer, sequences: Sequence[str], *, layer: int = 
     with torch.inference_mode():
         for batch in tqdm(batches, desc="embed", unit="batch", disable=not progress,
                           mininterval=2.0):
-            width = int(lengths[batch].max())
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, :lengths[i]] = torch.as_tensor(ids[i])
-                mask[row, :lengths[i]] = 1
+            input_ids, mask = pad_batch(ids, lengths, batch, pad_id)
             res = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
                         output_hidden_states=True, return_dict=True)
             h = res.hidden_states[layer].float().cpu().numpy()

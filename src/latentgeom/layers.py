@@ -127,12 +127,7 @@ def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: li
         with torch.inference_mode():
             for a in range(0, len(order), batch_size):
                 batch = order[a:a + batch_size]
-                width = int(lengths[batch].max())
-                input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    input_ids[row, :lengths[i]] = torch.as_tensor(ids[i])
-                    mask[row, :lengths[i]] = 1
+                input_ids, mask = embed.pad_batch(ids, lengths, batch, pad_id)
                 res = model(input_ids=input_ids.to(dev), attention_mask=mask.to(dev),
                             output_hidden_states=True, return_dict=True)
                 for out, layer in zip(outs, layers):
