@@ -30,6 +30,7 @@ rule perturb:
 
 
 rule nonstandard:
+    """A non-standard model of Section 3.4 from its recipe; weights are stored."""
     input:
         # a fairseq checkpoint (when present: a missing one fails in the job, naming the file)
         checkpoint=nonstandard_checkpoint,
@@ -40,7 +41,6 @@ rule nonstandard:
         log("nonstandard/{model}.log"),
     benchmark:
         res("benchmarks/nonstandard/{model}.tsv")
-    """A non-standard model of Section 3.4 from its recipe; weights are stored."""
     wildcard_constraints:
         model=names_regex(NONSTANDARD),
     conda:
