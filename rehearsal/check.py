@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from latentgeom.analysis import QUANTIZED, SPREAD
 from latentgeom.pipeline import model_table
 from latentgeom.prefetch import read_configs
-
-MEASURES = {"spread": ["EEE", "VRM", "IS"],
-            "quantizer": ["PP", "PC_var", "PC_kl", "RS", "RE", "RI", "CD_var", "PD_EEE"]}
 
 
 def problems(config: dict) -> list[str]:
@@ -45,7 +43,7 @@ def problems(config: dict) -> list[str]:
     tasks = config["glue"]["tasks"]
     cols = [f"glue.{t}" for t in tasks] + ["glue_average"]
     for q in ["spread"] + list(config["quantize"]["quantizers"]):
-        names = MEASURES["spread"] if q == "spread" else MEASURES["quantizer"]
+        names = SPREAD if q == "spread" else QUANTIZED
         cols += [c for c in df.columns for n in names if c.endswith(f"{q}.{n}")] or \
             [f"{q}.<{'|'.join(names)}>"]
     absent = [c for c in cols if c not in df.columns]

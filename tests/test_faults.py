@@ -163,6 +163,18 @@ def test_second_worker_on_one_scratch_waits_or_refuses(tmp_path):
         holder.wait()
 
 
+def assert_exits(pid: int, seconds: float, message: str) -> None:
+    """Wait up to ``seconds`` for process ``pid`` to end; else kill it and fail with ``message``."""
+    for _ in range(int(seconds * 10)):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail(message)
+
+
 def test_worker_exits_when_its_controller_is_killed(tmp_path):
     """Item 4: controller -> bash -> worker; SIGKILL the controller, the worker ends too."""
     pidfile = tmp_path / "worker.pid"
@@ -184,15 +196,7 @@ def test_worker_exits_when_its_controller_is_killed(tmp_path):
         wpid = int(pidfile.read_text())
         os.kill(controller.pid, signal.SIGKILL)
         controller.wait()
-        for _ in range(100):
-            try:
-                os.kill(wpid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(wpid, signal.SIGKILL)
-            pytest.fail("the worker outlived its killed controller")
+        assert_exits(wpid, 10, "the worker outlived its killed controller")
     finally:
         if controller.poll() is None:
             controller.kill()
@@ -554,15 +558,7 @@ def test_killed_controller_then_rerun_recovers_as_the_readme_says(tmp_path, tiny
     worker = int(lock.read_text().split()[1])
     os.kill(ctl.pid, signal.SIGKILL)  # the controller only, not its process group
     ctl.wait()
-    for _ in range(150):
-        try:
-            os.kill(worker, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(worker, signal.SIGKILL)
-        pytest.fail("the fine-tuning worker outlived its killed snakemake")
+    assert_exits(worker, 15, "the fine-tuning worker outlived its killed snakemake")
     # README, "When things go wrong": re-run; if snakemake reports a lock, --unlock and re-run.
     p = subprocess.run(smk_cmd(tmp_path, cfg, target), capture_output=True, text=True,
                        timeout=600)

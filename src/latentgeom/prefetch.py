@@ -45,18 +45,16 @@ def merge_configs(*configs: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_configs(paths: Iterable[str | Path]) -> dict[str, Any]:
-    """The merged configuration of YAML files (in order), naming the file on errors."""
-    import yaml
+    """The merged configuration of YAML files (in order), read as strictly as the workflow
+    reads them (:func:`latentgeom.preflight.load_yaml_strict`: file:line on errors)."""
+    from .preflight import load_yaml_strict
 
     docs = []
     for p in paths:
         p = Path(p)
         if not p.is_file():
             raise FileNotFoundError(f"--configfile {p}: no such file")
-        try:
-            docs.append(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
-        except yaml.YAMLError as exc:
-            raise ValueError(f"--configfile {p}: not valid YAML: {exc}") from exc
+        docs.append(load_yaml_strict(p) or {})
     return merge_configs(*docs)
 
 
