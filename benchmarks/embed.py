@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from latentgeom import corpus, embed, models
+from latentgeom.gpus import pick_device
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     pool = corpus.eligible(corpus.packaged_corpus())
     seqs = corpus.draw(pool, a.n, seed=0)
     model, tok = models.load_base(a.model)
-    device = embed.pick_device(a.device)
+    device = pick_device(a.device)
     print(f"# {a.n} sequences, {a.model}, device {device}, {a.threads} threads, "
           f"torch {torch.__version__}, {platform.processor() or platform.machine()}")
 

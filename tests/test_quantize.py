@@ -5,7 +5,8 @@ import faiss
 import numpy as np
 import pytest
 
-from latentgeom.quantize import check_matrix, decode, quantize, unpack_codes
+from latentgeom.measures import decode
+from latentgeom.quantize import check_matrix, quantize, unpack_codes
 
 
 @pytest.fixture(scope="module")

@@ -155,15 +155,20 @@ def join_tables(measures, glue):
 
 
 # ----------------------------------------------------------------------------- correlation
-def fisher_ci(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Confidence interval of a Pearson r by Fisher's z transform (needs n > 3)."""
+def pearson_ci(x, y, level: float = 0.95) -> tuple[float, float, float, float]:
+    """``(r, p, ci_low, ci_high)`` of the Pearson correlation of ``x`` and ``y``:
+    ``scipy.stats.pearsonr`` and its ``confidence_interval`` (Fisher's z, standard error
+    1/sqrt(n - 3); n = 3 gives (-1, 1)). All NaN with fewer than 3 pairs or no variance in
+    either (a correlation is undefined there)."""
     from scipy import stats
 
-    if n <= 3 or not np.isfinite(r) or abs(r) >= 1:
-        return (float("nan"), float("nan"))
-    z = np.arctanh(r)
-    h = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
-    return float(np.tanh(z - h)), float(np.tanh(z + h))
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return (float("nan"),) * 4
+    res = stats.pearsonr(x, y)
+    ci = res.confidence_interval(confidence_level=level)
+    return float(res.statistic), float(res.pvalue), float(ci.low), float(ci.high)
 
 
 def unusable_rows(df, measure: str, target: str = TARGET) -> list[tuple[str, str]]:
@@ -198,7 +203,6 @@ def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
     """Long table: measure, architecture, n, r, ci_low, ci_high, p over perturbed models, and
     ``dropped``: the models left out and why (see :func:`unusable_rows`), each also logged."""
     import pandas as pd
-    from scipy import stats
 
     pert = df[df["kind"] == "perturbed"]
     rows = []
@@ -209,14 +213,9 @@ def pearson_by_architecture(df, measures: Sequence[str], target: str = TARGET):
                 log.warning("%s, %s: %d of %d perturbed models left out: %s", m, arch,
                             len(dropped), len(g), _describe(dropped))
             ok = g[[m, target]].replace([np.inf, -np.inf], np.nan).dropna()
-            n = len(ok)
-            if n >= 3 and ok[m].nunique() > 1 and ok[target].nunique() > 1:
-                r, p = stats.pearsonr(ok[m], ok[target])
-            else:
-                r, p = float("nan"), float("nan")
-            lo, hi = fisher_ci(float(r), n)
-            rows.append({"measure": m, "architecture": arch, "n": n, "r": float(r),
-                         "ci_low": lo, "ci_high": hi, "p": float(p),
+            r, p, lo, hi = pearson_ci(ok[m], ok[target])
+            rows.append({"measure": m, "architecture": arch, "n": len(ok), "r": r,
+                         "ci_low": lo, "ci_high": hi, "p": p,
                          "dropped": _describe(dropped)})
     return pd.DataFrame(rows)
 
@@ -566,50 +565,3 @@ def import_published(directory: str | Path):
     keep += sorted(c for c in out.columns if c.startswith("glue.")) + [TARGET]
     out = out[keep + measure_columns(out)]
     return out.rename(columns={c: AUTHORS + c for c in measure_columns(out)})
-
-
-# ----------------------------------------------------------------------------- CLI
-def _cmd_analyze(a) -> None:
-    import pandas as pd
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    df = pd.read_csv(a.table)
-    outliers = [s for s in (a.outliers or "").split(",") if s]
-    res = analyze_all(df, outliers=outliers, primary=a.variant)
-    write_results(res, a.out)
-    main = res["variants"][res["primary"]]
-    print(f"Table 2 ({res['primary']} definitions of the measures):")
-    print(to_markdown(main["table2"]))
-    if a.figures:
-        from .plots import make_figures
-
-        for p in make_figures(select_variant(df, res["primary"]), None,
-                              Path(a.out) / "figures", predictions=main["predictions"]):
-            print(p)
-
-
-def _cmd_import(a) -> None:
-    from .io import write_csv
-
-    df = import_published(a.directory)
-    write_csv(a.out, df)
-    print(f"{len(df)} models -> {a.out}")
-
-
-def add_cli(sub) -> None:
-    s = sub.add_parser("analyze", help="Pearson r, OLS, LM MSE (Tables 1-2) of a model table")
-    s.add_argument("table", help="models.csv (see `latentgeom.analysis` for its columns)")
-    s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--outliers", help="comma-separated non-standard models left out of "
-                                      "lm_mse_filtered")
-    s.add_argument("--figures", action="store_true", help="also draw the figures")
-    s.add_argument("--variant", choices=list(VARIANTS),
-                   help="primary definition of the measures for table1/table2 and the figures "
-                        "(default: paper if the table has it, else authors); every variant "
-                        "present also gets table1_<variant>/table2_<variant>")
-    s.set_defaults(func=_cmd_analyze)
-    s = sub.add_parser("import-published", help="the authors' published data as a model table")
-    s.add_argument("directory", help="folder with bert_small_metrics.csv etc.")
-    s.add_argument("--out", required=True, help="models.csv to write")
-    s.set_defaults(func=_cmd_import)
-

@@ -12,13 +12,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
-
-#: Subcommands registered by other modules: ``module`` must define ``add_cli(subparsers)``.
-PLUGINS = ("latentgeom.analysis", "latentgeom.integrity", "latentgeom.preflight")
 
 
 def _perturb(a: argparse.Namespace) -> None:
@@ -144,6 +140,62 @@ def _glue_data(a: argparse.Namespace) -> None:
     print(json.dumps(minibench_stage(a.out, seed=a.seed), indent=2))
 
 
+def _analyze(a: argparse.Namespace) -> None:
+    import logging
+
+    import pandas as pd
+
+    from .analysis import analyze_all, select_variant, to_markdown, write_results
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    df = pd.read_csv(a.table)
+    outliers = [s for s in (a.outliers or "").split(",") if s]
+    res = analyze_all(df, outliers=outliers, primary=a.variant)
+    write_results(res, a.out)
+    main = res["variants"][res["primary"]]
+    print(f"Table 2 ({res['primary']} definitions of the measures):")
+    print(to_markdown(main["table2"]))
+    if a.figures:
+        from .plots import make_figures
+
+        for p in make_figures(select_variant(df, res["primary"]), None,
+                              Path(a.out) / "figures", predictions=main["predictions"]):
+            print(p)
+
+
+def _import_published(a: argparse.Namespace) -> None:
+    from .analysis import import_published
+    from .io import write_csv
+
+    df = import_published(a.directory)
+    write_csv(a.out, df)
+    print(f"{len(df)} models -> {a.out}")
+
+
+def _verify(a: argparse.Namespace) -> None:
+    from .integrity import FingerprintError, verify_results
+
+    problems = verify_results(a.results)
+    for p in problems:
+        print(p)
+    if problems:
+        raise FingerprintError(f"{len(problems)} artifact(s) under {a.results} do not match "
+                               "what they were built from (listed above)")
+    print(f"{a.results}: every recorded fingerprint matches")
+
+
+def _check_config(a: argparse.Namespace) -> None:
+    from .pipeline import model_table
+    from .prefetch import read_configs
+    from .preflight import ConfigError, check_config
+
+    config = read_configs(a.files)
+    if not isinstance(config, dict):
+        raise ConfigError(f"{', '.join(a.files)}: expected a mapping of settings at the top level")
+    check_config(config, model_table(config))
+    print(f"{', '.join(a.files)}: OK")
+
+
 def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
     """One flag per fine-tuning setting, from the dataclass (unset: the dataclass's default)."""
     from dataclasses import fields
@@ -163,6 +215,7 @@ def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .analysis import VARIANTS
 
     p = argparse.ArgumentParser(prog="latentgeom", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nbits", type=int, default=8)
     s.add_argument("--train-size", type=int)
     s.add_argument("--gpu", default="auto", choices=["auto", "yes", "no"])
-    s.add_argument("--variant", choices=["paper", "authors"],
+    s.add_argument("--variant", choices=list(VARIANTS),
                    help="ignored: both definitions are always computed (top level: the "
                         "paper's equations; 'authors': their code)")
     s.add_argument("--seed", type=int, default=0)
@@ -263,15 +316,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-weights", action="store_true", help="save the fine-tuned model")
     s.set_defaults(func=_finetune)
 
-    for mod in PLUGINS:
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as e:  # a stage not installed in this build
-            if e.name and mod.startswith(e.name):
-                continue
-            raise
-        if hasattr(module, "add_cli"):
-            module.add_cli(sub)
+    s = sub.add_parser("analyze", help="Pearson r, OLS, LM MSE (Tables 1-2) of a model table")
+    s.add_argument("table", help="models.csv (see `latentgeom.analysis` for its columns)")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--outliers", help="comma-separated non-standard models left out of "
+                                      "lm_mse_filtered")
+    s.add_argument("--figures", action="store_true", help="also draw the figures")
+    s.add_argument("--variant", choices=list(VARIANTS),
+                   help="primary definition of the measures for table1/table2 and the figures "
+                        "(default: paper if the table has it, else authors); every variant "
+                        "present also gets table1_<variant>/table2_<variant>")
+    s.set_defaults(func=_analyze)
+
+    s = sub.add_parser("import-published", help="the authors' published data as a model table")
+    s.add_argument("directory", help="folder with bert_small_metrics.csv etc.")
+    s.add_argument("--out", required=True, help="models.csv to write")
+    s.set_defaults(func=_import_published)
+
+    s = sub.add_parser("verify", help="check that every artifact of a results folder "
+                       "was built from the files beside it (fingerprints)")
+    s.add_argument("results", nargs="?", default="results")
+    s.set_defaults(func=_verify)
+
+    s = sub.add_parser("check-config", help="check config files (YAML syntax with "
+                       "file:line, duplicated keys, cross-field rules) before a run")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(func=_check_config)
     return p
 
 

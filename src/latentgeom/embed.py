@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .glue.device import pick_device
+from .gpus import pick_device
 
 
 def default_max_length(model, tokenizer) -> int:

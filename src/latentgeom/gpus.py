@@ -1,6 +1,6 @@
-"""GPU requests and per-job GPU claims.
+"""Devices: GPU requests, per-job GPU claims, and the device a job computes on.
 
-Two concerns, both about where a job's GPU work runs:
+Three concerns, all about where a job's work runs:
 
 - :func:`gpu_request` turns the config's one GPU decision (``resources.gpu``: ``none`` | ``auto``
   | N) and a rule's own device setting into the rule's ``gpu`` resource, so a scheduler (the SLURM
@@ -12,6 +12,8 @@ Two concerns, both about where a job's GPU work runs:
   open file descriptor for the life of the process; the kernel drops it when the process exits,
   also on a crash or ``kill -9``, so a dead job never keeps a GPU. A ``CUDA_VISIBLE_DEVICES`` that
   is already set (SLURM sets it for a job granted ``--gpus``) is respected and nothing is locked.
+- :func:`pick_device` resolves a device setting (``embed.device``, ``glue.device``) for both
+  halves of the pipeline.
 
 The device count comes from ``LATENTGEOM_GPU_COUNT`` when set (tests simulate devices with it),
 else from ``nvidia-smi --list-gpus`` (which does not initialise CUDA in this process), else 0.
@@ -141,3 +143,15 @@ def claim_for_job(smk: Any) -> list[int] | None:
     if ids is not None:
         print(f"claimed GPU(s) {ids} (CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']})")
     return ids
+
+
+def pick_device(device: str = "auto", field: str = "device") -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; a CUDA device asked for on a
+    machine without one is an error naming the config ``field``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"{field}: {device!r} asked for, but torch sees no CUDA device")
+    return device

@@ -133,24 +133,6 @@ def verify_results(results: str | os.PathLike) -> list[str]:
     return problems
 
 
-def add_cli(subparsers) -> None:
-    """``latentgeom verify RESULTS``: check every recorded fingerprint of a results folder."""
-    s = subparsers.add_parser("verify", help="check that every artifact of a results folder "
-                              "was built from the files beside it (fingerprints)")
-    s.add_argument("results", nargs="?", default="results")
-    s.set_defaults(func=_cli_verify)
-
-
-def _cli_verify(a) -> None:
-    problems = verify_results(a.results)
-    for p in problems:
-        print(p)
-    if problems:
-        raise FingerprintError(f"{len(problems)} artifact(s) under {a.results} do not match "
-                               "what they were built from (listed above)")
-    print(f"{a.results}: every recorded fingerprint matches")
-
-
 def require_checksum(manifest: dict[str, Any], path: str | os.PathLike) -> str:
     """The manifest's weight checksum; a manifest without one (or ``null``) is an error."""
     c = manifest.get("checksum")

@@ -95,6 +95,7 @@ def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: li
     from numpy.lib.format import open_memmap
 
     from . import embed, models
+    from .gpus import pick_device
     from .integrity import require_checksum, sha256_file
     from .io import atomic_path, provenance, read_json, write_json
     from .stages import _say, read_sequences
@@ -107,7 +108,7 @@ def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: li
     manifest = read_json(manifest_path)
     checksum = require_checksum(manifest, manifest_path)
     model, tok = models.load_from_manifest(manifest)
-    dev = embed.pick_device(device)
+    dev = pick_device(device)
     max_length = max_length or embed.default_max_length(model, tok)
     ids = embed.tokenize(tok, seqs, max_length)
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
@@ -200,7 +201,7 @@ def layer_pearson(layers_df, models_df, level: float = 0.95):
     ci_low, ci_high."""
     import pandas as pd
 
-    from .analysis import AUTHORS, TARGET, _pearson, fisher_ci, measure_columns, variant_of
+    from .analysis import AUTHORS, TARGET, measure_columns, pearson_ci, variant_of
 
     df = layers_df.drop(columns=[c for c in ("architecture", "kind") if c in layers_df])
     df = df.merge(models_df[["model", "architecture", "kind", TARGET]], on="model",
@@ -212,8 +213,7 @@ def layer_pearson(layers_df, models_df, level: float = 0.95):
             x = pd.to_numeric(g[col], errors="coerce").to_numpy(dtype=float)
             y = pd.to_numeric(g[TARGET], errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(x) & np.isfinite(y)
-            r = _pearson(x[ok], y[ok])
-            lo, hi = fisher_ci(r, int(ok.sum()), level)
+            r, _, lo, hi = pearson_ci(x[ok], y[ok], level)
             rows.append({"layer": int(layer), "variant": variant_of(col),
                          "measure": col.removeprefix(AUTHORS), "architecture": arch,
                          "n": int(ok.sum()), "r": r, "ci_low": lo, "ci_high": hi})

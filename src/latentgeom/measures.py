@@ -456,10 +456,10 @@ def pc_var_from_counts(counts, n: float, K: int, variant: str = "paper") -> floa
 
 
 def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(p || q) per row, 0 log 0 = 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log(p / q), 0.0)
-    return terms.sum(axis=-1)
+    """KL(p || q) per row (``scipy.special.rel_entr``: 0 log 0 = 0)."""
+    from scipy.special import rel_entr
+
+    return rel_entr(p, q).sum(axis=-1)
 
 
 def uniform_reference_histograms(n: int, M: int, K: int, seed: int = 0) -> np.ndarray:
@@ -558,13 +558,19 @@ def _magnitudes(e: np.ndarray) -> np.ndarray:
 
 
 def _biased_skew(e: np.ndarray) -> float:
-    m2 = np.mean((e - e.mean()) ** 2)
-    return 0.0 if m2 == 0 else float(np.mean((e - e.mean()) ** 3) / m2 ** 1.5)
+    """Biased sample skewness (``scipy.stats.skew``'s default, the authors' RS); 0 when ``e``
+    is constant."""
+    from scipy import stats
+
+    e = np.asarray(e, dtype=np.float64)
+    return 0.0 if np.ptp(e) == 0 else float(stats.skew(e))
 
 
 def _iqr(v: np.ndarray) -> float:
-    q75, q25 = np.percentile(v, [75, 25])
-    return float(q75 - q25)
+    """Interquartile range, linear interpolation (``scipy.stats.iqr``)."""
+    from scipy import stats
+
+    return float(stats.iqr(v))
 
 
 def _sum_squares(X) -> float:
@@ -583,15 +589,14 @@ def adjusted_skew(v: np.ndarray) -> float:
     """Eq. 5: ``n / ((n-1)(n-2)) sum ((v - mean) / s)^3`` with s the sample (ddof = 1) standard
     deviation: the adjusted Fisher-Pearson G1 (scipy.stats.skew(bias=False)). 0 when v is
     constant (a point mass has no skew)."""
+    from scipy import stats
+
     v = np.asarray(v, dtype=np.float64)
-    n = v.size
-    if n < 3:
-        raise ValueError(f"skew needs at least 3 values, got {n}")
-    s = v.std(ddof=1)
-    if s == 0 or not np.isfinite(s):
-        return 0.0
-    z = (v - v.mean()) / s
-    return float(n * np.sum(z ** 3) / ((n - 1) * (n - 2)))
+    if v.size < 3:
+        raise ValueError(f"skew needs at least 3 values, got {v.size}")
+    if np.ptp(v) == 0 or not np.isfinite(v).all():
+        return 0.0 if np.ptp(v) == 0 else float("nan")
+    return float(stats.skew(v, bias=False))
 
 
 def reconstruction_skew(X, Xrec, variant: str = "paper") -> float:
@@ -735,7 +740,7 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
 
 
 def cell_eee_values(X, codes, kind: str, variant: str = "paper",
-                    dims_per_codebook: int | None = None) -> np.ndarray:
+                    K: int | None = None) -> np.ndarray:
     """EEE (Eq. 2) of the points assigned to each centroid, (M, K), NaN for skipped cells.
 
     Product quantizer: the sub-vectors of codebook m's subspace; additive: the full vectors.
@@ -744,11 +749,11 @@ def cell_eee_values(X, codes, kind: str, variant: str = "paper",
     duplicate vectors dropped inside each cell first, the authors' EEE over min(n_cell, d)
     eigenvalues (see :func:`_cell_eee_variants`). Per cell, the covariance's eigenvalues come
     from a d x d scatter matrix or the smaller Gram matrix when the cell has fewer points than
-    dimensions. ``dims_per_codebook`` is K (default: max code + 1).
+    dimensions. ``K`` is the number of centroids per codebook (default: max code + 1).
     """
     _check_variant(variant)
     codes = np.asarray(codes, dtype=np.intp)
-    K = int(codes.max()) + 1 if dims_per_codebook is None else dims_per_codebook
+    K = int(codes.max()) + 1 if K is None else int(K)
     return _cell_eee_variants(X, codes, kind, K, (variant,))[variant]
 
 

@@ -159,24 +159,3 @@ def check_config(config: dict[str, Any], models: dict[str, dict[str, Any]] | Non
                     f"{key} = {M} does not divide the hidden size {d} of "
                     f"model {name} ({source}): a product quantizer splits each vector into M "
                     f"equal parts (choose M among the divisors of {d})")
-
-
-def add_cli(subparsers) -> None:
-    """``latentgeom check-config FILE…``: strict YAML + cross-field checks, file:line errors."""
-    s = subparsers.add_parser("check-config", help="check config files (YAML syntax with "
-                              "file:line, duplicated keys, cross-field rules) before a run")
-    s.add_argument("files", nargs="+")
-    s.set_defaults(func=_cli_check)
-
-
-def _cli_check(a) -> None:
-    from .pipeline import model_table
-
-    config: dict[str, Any] = {}
-    for f in a.files:
-        data = load_yaml_strict(f)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{f}: expected a mapping of settings at the top level")
-        config.update(data)
-    check_config(config, model_table(config))
-    print(f"{', '.join(a.files)}: OK")

@@ -3,7 +3,7 @@
 One interface for both, CPU or GPU: ``quantize(X, method, M, nbits, seed)`` returns the codes
 (n, M) and codebooks (M, K, d_sub) — ``d_sub = d`` for the additive quantizer, whose codebooks
 each span the whole space, ``d / M`` for the product quantizer. The reconstruction is a pure NumPy
-function of those (``decode``), so the measures never need FAISS.
+function of those (``measures.decode``), so the measures never need FAISS.
 
 On a GPU (``faiss-gpu``), LSQ++ encodes with FAISS's GPU ICM encoder and the product quantizer's
 k-means assigns on a GPU flat index; without one, the same calls run on the CPU.
@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from .measures import decode  # noqa: F401  (one implementation, re-exported here)
 
 METHODS = ("lsq", "pq")
 #: The paper's names for the quantizers' measure groups.

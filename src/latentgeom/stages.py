@@ -137,6 +137,7 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     import torch
 
     from . import embed, models
+    from .gpus import pick_device
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -159,7 +160,7 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     write_npy(out_embeddings, X)
     write_json(out_meta, {
         "model": manifest["name"], "shape": list(X.shape), "lengths": lengths.tolist(),
-        "seconds": dt, "device": embed.pick_device(device),
+        "seconds": dt, "device": pick_device(device),
         # fingerprints: what this matrix was built from, and the matrix's own bytes
         "manifest_checksum": checksum, "embeddings_sha256": sha256_file(out_embeddings),
         **provenance(layer=layer, batch_size=batch_size, max_length=max_length,

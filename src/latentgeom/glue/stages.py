@@ -23,10 +23,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..gpus import pick_device
 from ..nonstandard import model_tokenizer
 from .checkpoint import ScratchLock, remove_scratch, scratch_dir
 from .data import GlueDataError, build_cache, load_cache
-from .device import pick_device
 from .hparams import Hyperparameters
 from .minibench import build_minibench
 from .model import check_vocabulary, classification_model
