@@ -1,11 +1,8 @@
 """Rule models_table: join tables/measures.csv and tables/glue.csv."""
-import pandas as pd
-
-from latentgeom.analysis import join_tables
-from latentgeom.io import log_to, write_csv
+from latentgeom.io import log_to
+from latentgeom.stages import models_table_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
-    df = join_tables(pd.read_csv(sm.input.measures), pd.read_csv(sm.input.glue))
-    write_csv(sm.output.table, df)
-    print(f"{len(df)} models, {df.shape[1]} columns")
+    models_table_stage(measures_path=sm.input.measures, glue_path=sm.input.glue,
+                       out_path=sm.output.table)

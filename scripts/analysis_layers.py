@@ -1,15 +1,9 @@
 """Rule analyze_layers: r per hidden layer (Fisher intervals) and r against depth (figure)."""
-from pathlib import Path
-
-import pandas as pd
-
-from latentgeom.io import log_to, write_csv
-from latentgeom.layers import layer_pearson
-from latentgeom.plots import figure_layers
+from latentgeom.io import log_to
+from latentgeom.stages import layers_analysis_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
-    pear = layer_pearson(pd.read_csv(sm.input.table), pd.read_csv(sm.input.models))
-    write_csv(sm.output.table, pear)
-    for p in figure_layers(pear, Path(sm.output.png).with_suffix(""), sm.params.variant):
-        print(p)
+    layers_analysis_stage(table_path=sm.input.table, models_path=sm.input.models,
+                          out_table=sm.output.table, out_figure=sm.output.png,
+                          variant=sm.params.variant)

@@ -3,7 +3,7 @@ from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch load
 
 claim_for_job(snakemake)  # noqa: F821
 from latentgeom.io import log_to
-from latentgeom.layers import embed_layers_stage
+from latentgeom.stages import embed_layers_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):

@@ -1,6 +1,6 @@
 """Rule layers_table: one row per (model, layer), long format."""
 from latentgeom.io import log_to
-from latentgeom.layers import layers_table_stage
+from latentgeom.stages import layers_table_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):

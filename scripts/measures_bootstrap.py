@@ -1,6 +1,6 @@
 """Rule measures_bootstrap: intervals of one model's measures from resampled sequences."""
-from latentgeom.bootstrap import bootstrap_stage
 from latentgeom.io import log_to
+from latentgeom.stages import bootstrap_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):

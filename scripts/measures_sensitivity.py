@@ -1,6 +1,6 @@
 """Rule measures_sensitivity: the quantized measures of one quantizer setting."""
 from latentgeom.io import log_to
-from latentgeom.sensitivity import sensitivity_measures_stage
+from latentgeom.stages import sensitivity_measures_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):

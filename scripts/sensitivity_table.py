@@ -1,6 +1,6 @@
 """Rule sensitivity_table: one row per (model, quantizer setting)."""
 from latentgeom.io import log_to
-from latentgeom.sensitivity import sensitivity_table_stage
+from latentgeom.stages import sensitivity_table_stage
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):

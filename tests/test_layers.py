@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from latentgeom import layers as ly
+from latentgeom.stages import embed_layers_stage, layers_table_stage
 
 
 def test_resolve_layers():
@@ -44,7 +45,7 @@ def test_one_forward_pass_equals_single_layer_embedding(tmp_path, tiny_bert):
     seqs = ["alpha beta gamma", "delta epsilon zeta eta theta", "iota kappa", "mu nu xi o pi"]
     (tmp_path / "s.txt").write_text("\n".join(seqs) + "\n")
     outs = [str(tmp_path / f"L{i}" / "embeddings.npy") for i in (0, 1)]
-    ly.embed_layers_stage(manifest_path=str(tmp_path / "m.json"),
+    embed_layers_stage(manifest_path=str(tmp_path / "m.json"),
                           sequences_path=str(tmp_path / "s.txt"), out_paths=outs, layers=[0, 1],
                           batch_size=3, device="cpu")
     model, tok = models.load_from_manifest(read_json(tmp_path / "m.json"))
@@ -119,7 +120,7 @@ def test_layers_table_long_format(tmp_path):
         write_json(tmp_path / f"{m}.json", {"spread": {"EEE": 0.5}, "provenance": {}})
         paths.append(str(tmp_path / f"{m}.json"))
     for main_layer, label in ((2, 2), (None, -1)):
-        df = ly.layers_table_stage(measure_paths=paths, models=["a", "b"], layers=[0, 0],
+        df = layers_table_stage(measure_paths=paths, models=["a", "b"], layers=[0, 0],
                                    main_table=str(tmp_path / "measures.csv"),
                                    main_layer=main_layer, out_path=str(tmp_path / "l.csv"))
         assert list(df.columns) == ["model", "architecture", "kind", "alpha", "seed", "layer",

@@ -202,3 +202,27 @@ def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
     assert sorted(set(la.layer)) == [0, 1, 2] and len(la) == 3 * 2 * 19
     assert (res / "figures/layers.png").stat().st_size > 1000
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}
+
+
+#: Rules that only join small files already made (a benchmark of them measures start-up only).
+JOINS = {"all", "glue_scores", "glue_table", "measures_table", "models_table",
+         "sensitivity_table", "layers_table"}
+
+
+def _rule_blocks():
+    for f in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))]:
+        text = f.read_text()
+        starts = list(re.finditer(r"^(?:local)?rule (\w+):", text, flags=re.M))
+        for i, m in enumerate(starts):
+            end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+            yield f.name, m.group(1), text[m.start():end]
+
+
+def test_every_rule_that_computes_has_a_benchmark():
+    blocks = list(_rule_blocks())
+    assert len(blocks) > 20
+    missing = [f"{f}: {name}" for f, name, body in blocks
+               if name not in JOINS and "\n    benchmark:" not in body]
+    assert missing == []
+    unknown = JOINS - {name for _, name, _ in blocks}
+    assert unknown == set()  # the list of joins names real rules

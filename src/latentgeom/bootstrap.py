@@ -267,47 +267,6 @@ def intervals(columns: list[str], values: np.ndarray, level: float = 0.95) -> di
     return {"interval": iv, "n_finite": nf}
 
 
-# ----------------------------------------------------------------------------- file stage
-def bootstrap_stage(*, embeddings_path: str, meta_path: str, quantized_paths: list[str],
-                    out_json: str, out_npz: str, quantizers: list[str], n: int, seed: int = 0,
-                    level: float = 0.95, heavy: int = 10, measure_seed: int = 0,
-                    workers: int | None = None) -> dict:
-    """Bootstrap one model's measures: ``out_json`` holds the intervals (``{"interval": {col:
-    [lo, hi]}, "n_finite", "level", "n", …}``), ``out_npz`` the replicate matrix (``columns``,
-    ``values`` (n, columns)) for the analysis' r under resampled measures."""
-    from .integrity import check_built_from, check_embeddings, sha256_file
-    from .io import provenance, read_json, write_json, write_npz
-    from .stages import _say, load_matrix, read_quantized
-
-    digest = check_embeddings(embeddings_path)
-    X = load_matrix(embeddings_path)
-    meta = read_json(meta_path)
-    if "lengths" not in meta:
-        raise ValueError(f"{meta_path}: no 'lengths' (token counts per sequence); re-run embed")
-    quantized, fp = {}, {}
-    for name, path in zip(quantizers, quantized_paths):
-        codes, codebooks, kind, qmeta = read_quantized(path)
-        check_built_from(path, qmeta.get("embeddings_sha256"), embeddings_path, digest)
-        quantized[name] = (codes, codebooks, kind)
-        fp[name] = sha256_file(path)
-    t0 = time.time()
-    cols, values = bootstrap_measures(X, quantized, meta["lengths"], int(n), int(seed),
-                                      int(heavy), int(measure_seed), workers=workers,
-                                      progress=_say)
-    dt = time.time() - t0
-    _say(f"{n} replicates ({min(n, heavy)} with VRM/PD_EEE) of {len(meta['lengths'])} "
-         f"sequences in {dt:.1f}s")
-    out = {"level": level, "n": int(n), "seed": int(seed), "heavy": int(min(n, heavy)),
-           "seconds": dt, **intervals(cols, values, level),
-           "provenance": {**provenance(n=n, seed=seed, level=level, heavy=heavy,
-                                       measure_seed=measure_seed, quantizers=list(quantizers)),
-                          "embeddings_sha256": digest, "quantized_sha256": fp,
-                          "manifest_checksum": meta.get("manifest_checksum")}}
-    write_npz(out_npz, columns=np.array(cols), values=values)
-    write_json(out_json, out)
-    return out
-
-
 def read_replicates(path: str) -> tuple[list[str], np.ndarray]:
     with np.load(path, allow_pickle=False) as z:
         return [str(c) for c in z["columns"]], z["values"]

@@ -57,60 +57,6 @@ def sensitivity_quantizers(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-# ----------------------------------------------------------------------------- file stages
-def sensitivity_measures_stage(*, embeddings_path: str, quantized_path: str, out_path: str,
-                               setting: str, seed: int = 0,
-                               workers: int | None = None) -> dict[str, Any]:
-    """The eight quantized measures of one quantizer setting under both definitions:
-    ``{"paper": {PP, …}, "authors": {…}, "setting": …, "provenance": …}``."""
-    import time
-
-    from . import measures as ms
-    from .integrity import check_built_from, check_embeddings, sha256_file
-    from .io import provenance, write_json
-    from .stages import _say, load_matrix, read_quantized
-
-    digest = check_embeddings(embeddings_path)
-    X = ms.check_points(load_matrix(embeddings_path))
-    codes, codebooks, kind, qmeta = read_quantized(quantized_path)
-    check_built_from(quantized_path, qmeta.get("embeddings_sha256"), embeddings_path, digest)
-    t0 = time.time()
-    X, codes, codebooks = ms.check_quantization(X, codes, codebooks, kind)
-    res = ms._quantized_variants(X, codes, codebooks, kind, ms.VARIANTS, seed,
-                                 workers=workers)
-    _say(f"{setting}: measures (both variants) in {time.time() - t0:.1f}s")
-    out = {**res, "setting": {**parse_setting(setting), "name": setting, "kind": kind,
-                              "mse": qmeta.get("mse")},
-           "provenance": {**provenance(seed=seed, setting=setting),
-                          "embeddings_sha256": digest,
-                          "quantized_sha256": sha256_file(quantized_path)}}
-    write_json(out_path, out)
-    return out
-
-
-def sensitivity_table_stage(*, measure_paths: list[str], models: list[str], out_path: str):
-    """Long table, one row per (model, setting): model, setting, method, M, K, then
-    ``<name>`` (paper's definitions) and ``authors:<name>`` for the eight measures."""
-    import pandas as pd
-
-    from .io import read_json, write_csv
-
-    if len(measure_paths) != len(models):
-        raise ValueError("sensitivity table: one model name per measures file expected")
-    rows = []
-    for path, model in zip(measure_paths, models):
-        m = read_json(path)
-        s = m["setting"]
-        row = {"model": model, "setting": s["name"], "method": s["method"], "M": s["M"],
-               "K": s["K"]}
-        row.update({k: m["paper"][k] for k in QUANTIZED})
-        row.update({AUTHORS + k: m["authors"][k] for k in QUANTIZED})
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    write_csv(out_path, df)
-    return df
-
-
 # ----------------------------------------------------------------------------- analysis
 def sensitivity_pearson(models, table):
     """r(measure, GLUE average) over the perturbed models, per setting, definition, measure

@@ -1,4 +1,5 @@
-"""File-level stages of the models and the geometry half: files in, artifacts out (atomically).
+"""File-level stages of the models, the geometry half and the analysis: files in, artifacts out
+(atomically). The GLUE half's are in :mod:`latentgeom.glue.stages`.
 
 The Snakemake scripts and the ``latentgeom`` command line both call these, so every stage runs
 alone on files, with or without the pipeline. Inputs are checked before any expensive work, and
@@ -317,3 +318,302 @@ def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
     df = pd.DataFrame(rows)
     write_csv(out_path, df)
     return df
+
+
+# ------------------------------------------------- beyond the paper: bootstrap, layers, sensitivity
+def bootstrap_stage(*, embeddings_path: str, meta_path: str, quantized_paths: list[str],
+                    out_json: str, out_npz: str, quantizers: list[str], n: int, seed: int = 0,
+                    level: float = 0.95, heavy: int = 10, measure_seed: int = 0,
+                    workers: int | None = None) -> dict:
+    """Bootstrap one model's measures: ``out_json`` holds the intervals (``{"interval": {col:
+    [lo, hi]}, "n_finite", "level", "n", …}``), ``out_npz`` the replicate matrix (``columns``,
+    ``values`` (n, columns)) for the analysis' r under resampled measures."""
+    from .bootstrap import bootstrap_measures, intervals
+    from .integrity import check_built_from, check_embeddings, sha256_file
+    from .io import write_npz
+
+    digest = check_embeddings(embeddings_path)
+    X = load_matrix(embeddings_path)
+    meta = read_json(meta_path)
+    if "lengths" not in meta:
+        raise ValueError(f"{meta_path}: no 'lengths' (token counts per sequence); re-run embed")
+    quantized, fp = {}, {}
+    for name, path in zip(quantizers, quantized_paths):
+        codes, codebooks, kind, qmeta = read_quantized(path)
+        check_built_from(path, qmeta.get("embeddings_sha256"), embeddings_path, digest)
+        quantized[name] = (codes, codebooks, kind)
+        fp[name] = sha256_file(path)
+    t0 = time.time()
+    cols, values = bootstrap_measures(X, quantized, meta["lengths"], int(n), int(seed),
+                                      int(heavy), int(measure_seed), workers=workers,
+                                      progress=_say)
+    dt = time.time() - t0
+    _say(f"{n} replicates ({min(n, heavy)} with VRM/PD_EEE) of {len(meta['lengths'])} "
+         f"sequences in {dt:.1f}s")
+    out = {"level": level, "n": int(n), "seed": int(seed), "heavy": int(min(n, heavy)),
+           "seconds": dt, **intervals(cols, values, level),
+           "provenance": {**provenance(n=n, seed=seed, level=level, heavy=heavy,
+                                       measure_seed=measure_seed, quantizers=list(quantizers)),
+                          "embeddings_sha256": digest, "quantized_sha256": fp,
+                          "manifest_checksum": meta.get("manifest_checksum")}}
+    write_npz(out_npz, columns=np.array(cols), values=values)
+    write_json(out_json, out)
+    return out
+
+
+
+def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: list[str],
+                       layers: list[int], batch_size: int = 64, max_length: int | None = None,
+                       device: str = "auto", threads: int | None = None) -> None:
+    """Token vectors of every layer in ``layers`` from one forward pass per batch, streamed
+    into ``out_paths[i]`` (float32 ``.npy``) with an ``embeddings.json`` beside each."""
+    import torch
+    from numpy.lib.format import open_memmap
+
+    from . import embed, models
+    from .gpus import pick_device
+    from .integrity import require_checksum, sha256_file
+    from .io import atomic_path
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    if len(out_paths) != len(layers):
+        raise ValueError("embed_layers: one output path per layer expected")
+    seqs = read_sequences(sequences_path)
+    manifest = read_json(manifest_path)
+    checksum = require_checksum(manifest, manifest_path)
+    model, tok = models.load_from_manifest(manifest)
+    dev = pick_device(device)
+    max_length = max_length or embed.default_max_length(model, tok)
+    ids = embed.tokenize(tok, seqs, max_length)
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    n_states = int(model.config.num_hidden_layers) + 1
+    bad = [i for i in layers if not 0 <= i < n_states]
+    if bad:
+        raise ValueError(f"embed.layers: {bad} outside the model's hidden states 0..{n_states - 1}")
+    hidden = int(model.config.hidden_size)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    model = model.to(dev).eval()
+    t0 = time.time()
+    with _atomic_all(out_paths, atomic_path) as tmps:
+        outs = [open_memmap(t, mode="w+", dtype=np.float32, shape=(int(offsets[-1]), hidden))
+                for t in tmps]
+        order = np.argsort(-lengths, kind="stable")
+        with torch.inference_mode():
+            for a in range(0, len(order), batch_size):
+                batch = order[a:a + batch_size]
+                input_ids, mask = embed.pad_batch(ids, lengths, batch, pad_id)
+                res = model(input_ids=input_ids.to(dev), attention_mask=mask.to(dev),
+                            output_hidden_states=True, return_dict=True)
+                for out, layer in zip(outs, layers):
+                    h = res.hidden_states[layer].float().cpu().numpy()
+                    for row, i in enumerate(batch):
+                        out[offsets[i]:offsets[i + 1]] = h[row, :lengths[i]]
+        for out in outs:
+            if not np.isfinite(out).all():
+                raise FloatingPointError(f"embed_layers {manifest['name']}: NaN/Inf vectors")
+            out.flush()
+        del outs
+    dt = time.time() - t0
+    _say(f"{len(layers)} layers x {int(offsets[-1])} tokens x {hidden} dims in {dt:.1f}s")
+    for path, layer in zip(out_paths, layers):
+        write_json(Path(path).with_suffix(".json"), {
+            "model": manifest["name"], "layer": layer, "shape": [int(offsets[-1]), hidden],
+            "lengths": lengths.tolist(), "seconds": dt, "device": dev,
+            "manifest_checksum": checksum, "embeddings_sha256": sha256_file(path),
+            **provenance(layer=layer, batch_size=batch_size, max_length=max_length,
+                         checksum=checksum)})
+
+
+class _atomic_all:
+    """Temporary paths for several outputs, all moved into place together on success."""
+
+    def __init__(self, paths, atomic_path):
+        from contextlib import ExitStack
+
+        self.paths, self.atomic_path, self.stack = paths, atomic_path, ExitStack()
+
+    def __enter__(self):
+        return [str(self.stack.enter_context(self.atomic_path(p, suffix=".npy")))
+                for p in self.paths]
+
+    def __exit__(self, *exc):
+        return self.stack.__exit__(*exc)
+
+
+
+def layers_table_stage(*, measure_paths: list[str], models: list[str], layers: list[int],
+                       main_table: str, main_layer: int | None, out_path: str):
+    """Long table, one row per (model, layer): ``model, layer``, then every measure column of
+    ``tables/measures.csv`` (both definitions); the main layer's rows come from that table."""
+    import pandas as pd
+
+
+    main = pd.read_csv(main_table)
+    meta = ["model", "architecture", "kind", "alpha", "seed"]
+    rows = []
+    for path, model, layer in zip(measure_paths, models, layers):
+        rows.append({"model": model, "layer": int(layer),
+                     **flatten_measures(read_json(path))})
+    extra = pd.DataFrame(rows)
+    if len(extra):
+        extra = extra.merge(main[meta], on="model", how="left", validate="many_to_one")
+    # the main layer by its index; -1 (from the end) where the models' depth is unknown (hub)
+    main = main.assign(layer=int(main_layer) if main_layer is not None else -1)
+    cols = meta + ["layer"] + [c for c in main.columns if c not in meta + ["layer"]
+                               and not c.startswith(("ci_lo:", "ci_hi:"))]
+    df = pd.concat([main, extra], ignore_index=True)[cols].sort_values(["model", "layer"])
+    write_csv(out_path, df)
+    return df
+
+
+
+def sensitivity_measures_stage(*, embeddings_path: str, quantized_path: str, out_path: str,
+                               setting: str, seed: int = 0,
+                               workers: int | None = None) -> dict[str, Any]:
+    """The eight quantized measures of one quantizer setting under both definitions:
+    ``{"paper": {PP, …}, "authors": {…}, "setting": …, "provenance": …}``."""
+    from . import measures as ms
+    from .integrity import check_built_from, check_embeddings, sha256_file
+    from .sensitivity import parse_setting
+
+    digest = check_embeddings(embeddings_path)
+    X = ms.check_points(load_matrix(embeddings_path))
+    codes, codebooks, kind, qmeta = read_quantized(quantized_path)
+    check_built_from(quantized_path, qmeta.get("embeddings_sha256"), embeddings_path, digest)
+    t0 = time.time()
+    X, codes, codebooks = ms.check_quantization(X, codes, codebooks, kind)
+    res = ms._quantized_variants(X, codes, codebooks, kind, ms.VARIANTS, seed,
+                                 workers=workers)
+    _say(f"{setting}: measures (both variants) in {time.time() - t0:.1f}s")
+    out = {**res, "setting": {**parse_setting(setting), "name": setting, "kind": kind,
+                              "mse": qmeta.get("mse")},
+           "provenance": {**provenance(seed=seed, setting=setting),
+                          "embeddings_sha256": digest,
+                          "quantized_sha256": sha256_file(quantized_path)}}
+    write_json(out_path, out)
+    return out
+
+
+
+def sensitivity_table_stage(*, measure_paths: list[str], models: list[str], out_path: str):
+    """Long table, one row per (model, setting): model, setting, method, M, K, then
+    ``<name>`` (paper's definitions) and ``authors:<name>`` for the eight measures."""
+    import pandas as pd
+
+    from .analysis import AUTHORS, QUANTIZED
+
+    if len(measure_paths) != len(models):
+        raise ValueError("sensitivity table: one model name per measures file expected")
+    rows = []
+    for path, model in zip(measure_paths, models):
+        m = read_json(path)
+        s = m["setting"]
+        row = {"model": model, "setting": s["name"], "method": s["method"], "M": s["M"],
+               "K": s["K"]}
+        row.update({k: m["paper"][k] for k in QUANTIZED})
+        row.update({AUTHORS + k: m["authors"][k] for k in QUANTIZED})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    write_csv(out_path, df)
+    return df
+
+
+# ----------------------------------------------------------------------------- analysis
+def models_table_stage(*, measures_path: str, glue_path: str, out_path: str):
+    """``tables/models.csv``: the measures table joined to the GLUE table (one row a model)."""
+    import pandas as pd
+
+    from .analysis import join_tables
+
+    df = join_tables(pd.read_csv(measures_path), pd.read_csv(glue_path))
+    write_csv(out_path, df)
+    _say(f"{len(df)} models, {df.shape[1]} columns")
+    return df
+
+
+def analyze_stage(*, table_path: str, out_dir: str, outliers: list[str] | None = None,
+                  variant: str | None = None) -> dict:
+    """Tables 1-2, the OLS fits and the non-standard predictions under both definitions of the
+    measures (``table1``/``table2``: ``variant``'s), written under ``out_dir``."""
+    import logging
+
+    import pandas as pd
+
+    from .analysis import analyze_all, to_markdown, write_results
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
+    res = analyze_all(pd.read_csv(table_path), outliers=outliers or [], primary=variant)
+    write_results(res, out_dir)
+    for v, r in res["variants"].items():
+        print(f"Table 2, {v} definitions{' (primary)' if v == res['primary'] else ''}:")
+        print(to_markdown(r["table2"]))
+    return res
+
+
+def figures_stage(*, table_path: str, representativeness_path: str | None, out_dir: str,
+                  variant: str) -> list[Path]:
+    """Figures 1-11 from the model table (``variant``'s measures) and the Fig. 2 table."""
+    import pandas as pd
+
+    from .analysis import select_variant
+    from .plots import make_figures
+
+    df = select_variant(pd.read_csv(table_path), variant)
+    rep = (pd.read_csv(representativeness_path, keep_default_na=False)
+           if representativeness_path else None)
+    paths = make_figures(df, rep, Path(out_dir))
+    for p in paths:
+        print(p)
+    return paths
+
+
+def uncertainty_stage(*, table_path: str, replicate_paths: list[str], out_table: str,
+                      out_md: str, level: float = 0.95, variant: str = "paper"):
+    """Table 2's r recomputed on every bootstrap replicate of the measures
+    (:func:`latentgeom.analysis.pearson_under_bootstrap`); whether each r survives."""
+    import pandas as pd
+
+    from .analysis import pearson_under_bootstrap, to_markdown
+    from .bootstrap import read_replicates
+
+    reps = {Path(p).name.removesuffix(".bootstrap.npz"): read_replicates(p)
+            for p in replicate_paths}
+    out = pearson_under_bootstrap(pd.read_csv(table_path), reps, level=level)
+    write_csv(out_table, out)
+    write_text(out_md, to_markdown(out))
+    print(to_markdown(out[out.variant == variant]))
+    return out
+
+
+def sensitivity_analysis_stage(*, models_path: str, table_path: str, out_table: str,
+                               out_figure: str, variant: str = "paper"):
+    """r(measure, GLUE average) per quantizer setting, and the figure of r against M and K
+    (``out_figure`` without its suffix: PNG and PDF)."""
+    import pandas as pd
+
+    from .plots import figure_sensitivity
+    from .sensitivity import sensitivity_pearson
+
+    pear = sensitivity_pearson(pd.read_csv(models_path), pd.read_csv(table_path))
+    write_csv(out_table, pear)
+    for p in figure_sensitivity(pear, Path(out_figure).with_suffix(""), variant):
+        print(p)
+    return pear
+
+
+def layers_analysis_stage(*, table_path: str, models_path: str, out_table: str,
+                          out_figure: str, variant: str = "paper"):
+    """r(measure, GLUE average) per hidden layer with Fisher intervals, and the figure of r
+    against depth (``out_figure`` without its suffix: PNG and PDF)."""
+    import pandas as pd
+
+    from .layers import layer_pearson
+    from .plots import figure_layers
+
+    pear = layer_pearson(pd.read_csv(table_path), pd.read_csv(models_path))
+    write_csv(out_table, pear)
+    for p in figure_layers(pear, Path(out_figure).with_suffix(""), variant):
+        print(p)
+    return pear

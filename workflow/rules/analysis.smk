@@ -78,6 +78,8 @@ rule analyze_uncertainty:
         md=res("analysis/table2_uncertainty.md"),
     log:
         log("analysis/analyze_uncertainty.log"),
+    benchmark:
+        res("benchmarks/analysis/analyze_uncertainty.tsv")
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -110,6 +112,8 @@ rule analyze_sensitivity:
         pdf=res("figures/sensitivity.pdf"),
     log:
         log("analysis/analyze_sensitivity.log"),
+    benchmark:
+        res("benchmarks/analysis/analyze_sensitivity.tsv")
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -141,6 +145,8 @@ rule analyze_layers:
         pdf=res("figures/layers.pdf"),
     log:
         log("analysis/analyze_layers.log"),
+    benchmark:
+        res("benchmarks/analysis/analyze_layers.tsv")
     conda:
         "../../envs/analysis.yaml"
     threads: 1

@@ -256,6 +256,8 @@ rule measures_layer:
         measures=res("measures/layers/{model}/L{layer}.json"),
     log:
         log("measures/layers/{model}_L{layer}.log"),
+    benchmark:
+        res("benchmarks/measures/layers/{model}_L{layer}.tsv")
     conda:
         "../../envs/latent.yaml"
     threads: 2
