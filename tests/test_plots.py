@@ -58,3 +58,19 @@ def test_seed_medians():
     g = df[(df.kind == "perturbed") & (df.architecture == "small") & (df.alpha == 0.1)]
     got = med[(med.architecture == "small") & (med.alpha == 0.1)].glue_average.item()
     assert got == np.median(g.glue_average)
+
+
+def test_scatter_legend_gives_r_with_its_interval():
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    df = _table(with_ns=False)
+    fig, ax = plt.subplots()
+    plots.scatter_measure(ax, df, "additive.PP")
+    labels = ax.get_legend_handles_labels()[1]
+    plt.close(fig)
+    small = df[df.architecture == "small"]
+    res = stats.pearsonr(small["additive.PP"], small["glue_average"])
+    ci = res.confidence_interval()
+    assert (f"small (r = {res.statistic:.2f} [{ci.low:.2f}, {ci.high:.2f}], n = 8)"
+            in labels)

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .analysis import TARGET, fit_ols, label, measure_columns  # noqa: E402
+from .analysis import TARGET, fit_ols, label, measure_columns, pearson_ci  # noqa: E402
 
 MARKERS = "osD^v<>Px*"
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -78,7 +78,8 @@ def error_bar_lengths(x, lo, hi) -> np.ndarray:
 
 
 def scatter_measure(ax, df, measure: str, fit_line: bool = True, archs=None) -> None:
-    """GLUE average vs a measure, per architecture, seed medians, with an OLS line and r."""
+    """GLUE average vs a measure, per architecture, seed medians, with an OLS line and r with
+    its 95% interval (Fisher's z) over the perturbed models."""
     if measure not in df.columns:
         _note(ax, f"{measure}: not in the table")
         return
@@ -97,13 +98,14 @@ def scatter_measure(ax, df, measure: str, fit_line: bool = True, archs=None) -> 
         c, mk = _style_of(archs, arch)
         raw = pert[pert.architecture == arch][[measure, TARGET]].replace(
             [np.inf, -np.inf], np.nan).dropna()
-        r = raw[measure].corr(raw[TARGET]) if len(raw) > 2 else np.nan
+        r, _, r_lo, r_hi = pearson_ci(raw[measure], raw[TARGET])
+        interval = f" [{r_lo:.2f}, {r_hi:.2f}]" if np.isfinite(r_lo) else ""
         if has_ci:
             err = error_bar_lengths(g[measure], g[lo_c], g[hi_c])
             ax.errorbar(g[measure], g[TARGET], xerr=err, fmt="none", ecolor=c, elinewidth=0.8,
                         capsize=2, alpha=0.7)
         ax.scatter(g[measure], g[TARGET], s=16, color=c, marker=mk, alpha=0.8,
-                   label=f"{arch} (r = {r:.2f}, n = {len(raw)})")
+                   label=f"{arch} (r = {r:.2f}{interval}, n = {len(raw)})")
         if fit_line and len(raw) > 2 and raw[measure].nunique() > 1:
             b, a = np.polyfit(raw[measure], raw[TARGET], 1)
             xs = np.linspace(raw[measure].min(), raw[measure].max(), 50)
