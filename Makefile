@@ -90,6 +90,10 @@ bench: setup $(BIN)/accelerate
 	$(BIN)/python benchmarks/measures.py > $(BENCH_OUT)/measures.md && cat $(BENCH_OUT)/measures.md
 	$(BIN)/python benchmarks/finetune.py --task shuffled --train 600 --dev 300 --seeds 42 43 \
 	  > $(BENCH_OUT)/finetune.md && cat $(BENCH_OUT)/finetune.md
+	@if [ -d results/benchmarks ]; then \
+	  $(BIN)/python benchmarks/stage_costs.py --results results > $(BENCH_OUT)/stage_costs.md && \
+	  cat $(BENCH_OUT)/stage_costs.md; \
+	else echo "stage_costs: no results/benchmarks (run make demo first)"; fi
 
 # Lock: the exact versions in $(VENV) (all extras but the project itself), per torch variant.
 # Install from it with `make setup LOCKED=1` (constraints for every package after torch).

@@ -50,6 +50,7 @@ def test_paper_config_plans_the_full_grid(tmp_path):
 def test_adding_alphas_only_adds_jobs_and_geometry_plans_no_finetuning(tmp_path):
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
     cfg["nonstandard"] = None
+    cfg["models"]["bases"]["minilm"].pop("grid")  # the default's grid, replaced
     cfg["models"]["bases"]["minilm"]["alphas"] = [0.0, 0.5]
     cfg["models"]["bases"]["minilm"]["seeds"] = [0]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))

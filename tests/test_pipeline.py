@@ -1,7 +1,7 @@
 """The model grid."""
 import pytest
 
-from latentgeom.pipeline import model_name, model_table
+from latentgeom.pipeline import model_name, model_table, perturbed_models
 
 
 def _cfg(**base):
@@ -32,3 +32,17 @@ def test_nonstandard_join_the_table():
     cfg["nonstandard"] = {"b_a0_s0": {"recipe": "untrained", "architecture": "a", "source": "x"}}
     with pytest.raises(ValueError, match="used twice"):
         model_table(cfg)
+
+
+def test_alphas_added_to_a_grid_name_the_clash_and_the_way_out():
+    cfg = {"models": {"bases": {"b": {"source": "x", "architecture": "a",
+                                      "grid": [{"alpha": 0.0, "seeds": [0]},
+                                               {"alpha": 0.1, "seeds": [0, 1]}],
+                                      "alphas": [0.0, 0.5]}}}}
+    with pytest.raises(ValueError, match=r"models.bases.b: alpha \[0.0\] is in both.*grid: \[\]"):
+        perturbed_models(cfg)
+    cfg["models"]["bases"]["b"]["grid"] = []  # what an override file sets to replace the grid
+    assert [(m["alpha"], m["seed"]) for m in perturbed_models(cfg)] == [(0.0, 0), (0.5, 0)]
+    cfg["models"]["bases"]["b"]["grid"] = [{"alpha": 0.2, "seeds": [3]}]  # disjoint: both used
+    assert [(m["alpha"], m["seed"]) for m in perturbed_models(cfg)] == [(0.0, 0), (0.5, 0),
+                                                                        (0.2, 3)]

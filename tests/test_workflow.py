@@ -55,6 +55,7 @@ def test_dryrun_paper_config(tmp_path):
 
 def test_bad_config_fails_fast(tmp_path):
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["models"]["bases"]["minilm"].pop("grid")  # the default's grid, replaced
     cfg["models"]["bases"]["minilm"]["alphas"] = [0.0, 1.5]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     p = smk("-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"),

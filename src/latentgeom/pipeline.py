@@ -35,7 +35,14 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
         seeds = list(spec.get("seeds", [0]))
         max_multi = float(spec.get("multi_seed_max_alpha", 1.0))
         pairs = []
-        for alpha in sorted({float(a) for a in spec.get("alphas") or []}):
+        alphas = sorted({float(a) for a in spec.get("alphas") or []})
+        grid_alphas = {float(e["alpha"]) for e in spec.get("grid") or []}
+        both = [a for a in alphas if a in grid_alphas]
+        if both:
+            raise ValueError(f"models.bases.{base}: alpha {both} is in both 'alphas' and 'grid' "
+                             "(an override that adds 'alphas' to a config with a 'grid' merges "
+                             "with it: set 'grid: []' beside your 'alphas' to replace it)")
+        for alpha in alphas:
             if not 0.0 <= alpha <= 1.0:
                 raise ValueError(f"models.bases.{base}.alphas: alpha must be in [0, 1], "
                                  f"got {alpha}")
