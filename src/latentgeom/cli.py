@@ -141,25 +141,20 @@ def _glue_data(a: argparse.Namespace) -> None:
 
 
 def _analyze(a: argparse.Namespace) -> None:
-    import logging
+    from .stages import analyze_stage
 
-    import pandas as pd
-
-    from .analysis import analyze_all, select_variant, to_markdown, write_results
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    df = pd.read_csv(a.table)
     outliers = [s for s in (a.outliers or "").split(",") if s]
-    res = analyze_all(df, outliers=outliers, primary=a.variant)
-    write_results(res, a.out)
-    main = res["variants"][res["primary"]]
-    print(f"Table 2 ({res['primary']} definitions of the measures):")
-    print(to_markdown(main["table2"]))
+    res = analyze_stage(table_path=a.table, out_dir=a.out, outliers=outliers, variant=a.variant)
     if a.figures:
+        import pandas as pd
+
+        from .analysis import select_variant
         from .plots import make_figures
 
-        for p in make_figures(select_variant(df, res["primary"]), None,
-                              Path(a.out) / "figures", predictions=main["predictions"]):
+        primary = res["primary"]
+        for p in make_figures(select_variant(pd.read_csv(a.table), primary), None,
+                              Path(a.out) / "figures",
+                              predictions=res["variants"][primary]["predictions"]):
             print(p)
 
 

@@ -594,8 +594,8 @@ def adjusted_skew(v: np.ndarray) -> float:
     v = np.asarray(v, dtype=np.float64)
     if v.size < 3:
         raise ValueError(f"skew needs at least 3 values, got {v.size}")
-    if np.ptp(v) == 0 or not np.isfinite(v).all():
-        return 0.0 if np.ptp(v) == 0 else float("nan")
+    if not np.isfinite(v).all() or np.ptp(v) == 0:  # no finite spread: no skew
+        return 0.0
     return float(stats.skew(v, bias=False))
 
 

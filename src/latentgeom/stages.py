@@ -361,7 +361,6 @@ def bootstrap_stage(*, embeddings_path: str, meta_path: str, quantized_paths: li
     return out
 
 
-
 def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: list[str],
                        layers: list[int], batch_size: int = 64, max_length: int | None = None,
                        device: str = "auto", threads: int | None = None) -> None:
