@@ -274,6 +274,9 @@ def test_verify_lists_downstream_built_from_something_else(chain, tmp_path, caps
     d = r / "latent" / "m"
     d.mkdir(parents=True)
     copy_chain(chain, d)
+    for src, dst in (("m.json", "models/m/manifest.json"), ("s.txt", "sample/sequences.txt")):
+        (r / dst).parent.mkdir(parents=True)
+        (r / dst).write_bytes((chain / src).read_bytes())
     q = quantize(d)
     (r / "measures").mkdir()
     assert main(["measures", str(d / "embeddings.npy"), "--quantized", f"product={q}",
@@ -290,8 +293,8 @@ def test_verify_lists_downstream_built_from_something_else(chain, tmp_path, caps
     capsys.readouterr()
     assert main(["verify", str(r)]) == 2
     out = capsys.readouterr().out
-    assert "quantized_product.npz was built from embeddings sha256" in out
-    assert "measures/m.json was built from embeddings sha256" in out
+    assert "quantized_product.npz: built from embeddings sha256" in out
+    assert "measures/m.json: computed from embeddings sha256" in out
 
 
 # --------------------------------------------------------------------------- 6: early errors

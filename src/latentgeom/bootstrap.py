@@ -268,5 +268,7 @@ def intervals(columns: list[str], values: np.ndarray, level: float = 0.95) -> di
 
 
 def read_replicates(path: str) -> tuple[list[str], np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return [str(c) for c in z["columns"]], z["values"]
+    from .io import read_npz
+
+    z = read_npz(path, ["columns", "values"])
+    return [str(c) for c in z["columns"]], z["values"]

@@ -168,15 +168,23 @@ def _import_published(a: argparse.Namespace) -> None:
 
 
 def _verify(a: argparse.Namespace) -> None:
-    from .integrity import FingerprintError, verify_results
+    from .integrity import FingerprintError, audit_results, rebuild_command
 
-    problems = verify_results(a.results)
+    if not Path(a.results).is_dir():
+        raise FileNotFoundError(f"{a.results}: no such results folder")
+    problems = audit_results(a.results)
     for p in problems:
         print(p)
     if problems:
-        raise FingerprintError(f"{len(problems)} artifact(s) under {a.results} do not match "
-                               "what they were built from (listed above)")
-    print(f"{a.results}: every recorded fingerprint matches")
+        print("\nto rebuild exactly these and what was built from them (add the run's "
+              "--configfile/--directory to each snakemake):\n  "
+              + rebuild_command(problems, a.results))
+        counts = {k: sum(p.kind == k for p in problems) for k in ("missing", "unreadable",
+                                                                   "mismatch")}
+        raise FingerprintError(f"{len(problems)} artifact(s) under {a.results} need rebuilding ("
+                               + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ")")
+    print(f"{a.results}: every artifact is readable, none that something was built from is "
+          "missing, every recorded fingerprint matches")
 
 
 def _check_config(a: argparse.Namespace) -> None:

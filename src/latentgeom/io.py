@@ -1,29 +1,133 @@
-"""Atomic artifact writing and provenance records.
+"""Atomic artifact writing, readers that name the file, and provenance records.
 
 Every artifact is written to a temporary file in the destination folder and renamed into place,
 so an interrupted job never leaves a partial output that Snakemake (or a user) could mistake for
-a finished one.
+a finished one. A write that fails for want of space raises :class:`DiskFullError`, naming the
+path and the free space left.
+
+Every artifact is read through :func:`read_json`, :func:`read_npy`, :func:`read_npz` or
+:func:`read_csv`: a file that cannot be read (truncated, bit-flipped, not the format its name
+says) raises :class:`ArtifactError`, which names the path, what is wrong and the command that
+rebuilds it (:func:`rebuild_hint`), never a bare numpy, zipfile, json or pandas traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+#: Stage folders of a results tree: a path with one of these above it was written by a rule.
+STAGE_FOLDERS = ("models", "sample", "latent", "measures", "glue", "tables", "analysis",
+                 "figures", "layers", "sensitivity")
+
+
+def _results_root(path: Path) -> Path | None:
+    """The results folder ``path`` lies in (the parent of its stage folder), or None."""
+    parts = path.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] in STAGE_FOLDERS:
+            return Path(*parts[:i]) if i else Path(".")
+    return None
+
+
+def rebuild_hint(path: str | os.PathLike) -> str:
+    """The command that rebuilds ``path`` (and what was built from it).
+
+    Under a results folder: ``rm`` it and ``snakemake --forcerun`` it (forcerun also re-runs
+    everything built from it). A model manifest is rebuilt alone, bit for bit (a perturbed model
+    is a pure function of the config), so what was built from it (embeddings, fine-tunes: hours
+    on the paper's configuration) is kept: ``snakemake --touch`` once ``latentgeom verify`` has
+    checked their fingerprints. Elsewhere: re-create it with the command that wrote it.
+    """
+    p = Path(path)
+    root = _results_root(p)
+    if root is None:
+        return (f"re-create {p} with the `latentgeom` command that wrote it (a truncated or "
+                "corrupted copy?)")
+    if p.name == "manifest.json" and p.parent.parent.name == "models":
+        return (f"rebuild it alone (bit for bit: the same checksum): `rm -f {p} && snakemake "
+                f"--cores all {p}`; then `latentgeom verify {root}` and, when it lists nothing, "
+                "`snakemake --touch` keeps what was built from it (embeddings, fine-tunes) "
+                "instead of re-running it; add the run's --configfile/--directory to each "
+                "snakemake command")
+    return (f"rebuild it and what was built from it: `rm -f {p} && snakemake --cores all "
+            f"--forcerun {p}` (with the run's --configfile/--directory)")
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be read: names the path, what is wrong and how to rebuild it."""
+
+    def __init__(self, path: str | os.PathLike, problem: str, fix: str | None = None):
+        self.path, self.problem = Path(path), problem
+        self.fix = fix or rebuild_hint(path)
+        super().__init__(f"{path}: {problem}; {self.fix}")
+
+    def __reduce__(self):  # picklable (multiprocessing) with its three parts
+        return (type(self), (str(self.path), self.problem, self.fix))
+
+
+class DiskFullError(OSError):
+    """A write that failed for want of space: names the path and the free space left."""
+
+
+#: How a failed write looks when the disk is full but the writer hid ENOSPC (numpy's
+#: ``np.save``/``savez`` and torch's zip writer report a short write instead).
+_SHORT_WRITE = ("requested and", "unexpected pos", "file write failed", "No space left")
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _disk_full(exc: BaseException, path: Path, tmp: Path) -> DiskFullError | None:
+    """A :class:`DiskFullError` for ``exc`` if it is a failed write for want of space."""
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    no_space = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not (no_space or any(s in str(exc) for s in _SHORT_WRITE)):
+        return None
+    try:
+        written = tmp.stat().st_size
+    except OSError:
+        written = 0
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return None
+    if not no_space and free > max(written, 1 << 20):  # a short write with room left: not space
+        return None
+    return DiskFullError(
+        errno.ENOSPC,
+        f"no space left to write {path}: {human_bytes(free)} free on its filesystem after "
+        f"{human_bytes(written)} were written ({type(exc).__name__}: {exc}); free space there "
+        "or point `results` (or glue.scratch) at a larger disk, then re-run", str(path))
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    A failure for want of space (``ENOSPC``, or the short write numpy and torch report instead)
+    raises :class:`DiskFullError` naming ``path`` and the free space.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp",
@@ -34,9 +138,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
+        full = _disk_full(e, path, tmp_path)
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if full is not None:
+            raise full from e
         raise
 
 
@@ -121,8 +228,19 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """A JSON file; values :func:`write_json` stored as ``null`` + ``"_nonfinite"`` restored."""
-    obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    """A JSON file; values :func:`write_json` stored as ``null`` + ``"_nonfinite"`` restored.
+
+    A missing file raises ``FileNotFoundError``; one that is not JSON, :class:`ArtifactError`.
+    """
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ArtifactError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}; "
+                                  "a truncated or hand-edited file?)") from None
+    except UnicodeDecodeError as e:
+        raise ArtifactError(path, f"not UTF-8 text (byte {e.start}): not a JSON file") from None
+    except IsADirectoryError:
+        raise ArtifactError(path, "is a folder, not a JSON file") from None
     if isinstance(obj, dict) and isinstance(obj.get(NONFINITE_KEY), dict):
         _restore_nonfinite(obj, obj.pop(NONFINITE_KEY))
     return obj
@@ -138,9 +256,104 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(tmp, array, allow_pickle=False)
 
 
+#: The date stamped on every member of an ``.npz`` we write (``np.savez`` stamps the wall clock,
+#: so two identical runs would give files with different hashes).
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
 def write_npz(path: str | os.PathLike, **arrays: Any) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
+    """An uncompressed ``.npz`` (as ``np.savez`` writes it, ``np.load`` reads it), atomically;
+    byte-identical for identical arrays: members in the order given, a fixed date."""
+    with atomic_path(path, suffix=".npz") as tmp, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+
+def read_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
+    """A ``.npy`` array (memory-mapped when ``mmap``); :class:`ArtifactError` when the file is
+    truncated or not an array file (its header and size disagree)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; {rebuild_hint(path)}")
+    check_npy(path)
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ArtifactError(path, f"cannot be read as an array ({e})") from None
+
+
+def check_npy(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` from a ``.npy`` header, checked against the file's size (cheap: the
+    header only); :class:`ArtifactError` for a truncated file or a bad header."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:
+                raise ValueError(f"unknown .npy format version {version}")
+            shape, _fortran, dtype = read(fh)
+            offset = fh.tell()
+    except (ValueError, OSError, EOFError) as e:
+        raise ArtifactError(path, f"not a numpy array file (bad header: {e})") from None
+    if dtype.hasobject:
+        raise ArtifactError(path, "holds Python objects, not numbers")
+    want = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = path.stat().st_size
+    if size != want:
+        raise ArtifactError(path, f"{size} bytes, but its header ({dtype} {shape}) needs {want}: "
+                                  "truncated or appended to")
+    return tuple(shape), dtype
+
+
+def read_npz(path: str | os.PathLike, keys: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (``keys``: these, each required); :class:`ArtifactError` when
+    it is not a readable archive or lacks one of them."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; {rebuild_hint(path)}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys or [] if k not in z.files]
+            if missing:
+                raise ArtifactError(path, f"holds {sorted(z.files)}, not {missing}: written by "
+                                          "another program or version")
+            return {k: z[k] for k in (keys or z.files)}
+    except ArtifactError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise ArtifactError(path, f"not a readable .npz archive ({type(e).__name__}: {e}; "
+                                  "truncated or corrupted?)") from None
+
+
+def check_npz(path: str | os.PathLike) -> list[str]:
+    """The member names of an ``.npz`` from its central directory (cheap: no array is read);
+    :class:`ArtifactError` for a truncated or corrupted archive."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [n.removesuffix(".npy") for n in zf.namelist()]
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise ArtifactError(path, f"not a readable .npz archive ({type(e).__name__}: {e}; "
+                                  "truncated or corrupted?)") from None
+
+
+def read_csv(path: str | os.PathLike, **kwargs: Any):
+    """A CSV table as a pandas DataFrame; :class:`ArtifactError` when it cannot be parsed."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; {rebuild_hint(path)}")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ArtifactError(path, f"not a readable CSV table ({type(e).__name__}: {e})") \
+            from None
 
 
 def write_csv(path: str | os.PathLike, frame) -> None:

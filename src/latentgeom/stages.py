@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from .io import provenance, read_json, write_csv, write_json, write_npy, write_text
+from .io import (
+    provenance,
+    read_csv,
+    read_json,
+    write_csv,
+    write_json,
+    write_npy,
+    write_text,
+)
 
 
 def _say(msg: str) -> None:
@@ -118,15 +126,18 @@ def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, so
 
 
 def read_sequences(path: str) -> list[str]:
+    from .io import ArtifactError
+
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
         line = Path(path).read_bytes()[:e.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {e.object[e.start]:#x} at offset "
-                         f"{e.start}); re-encode the file as UTF-8") from None
+        raise ArtifactError(f"{path}:{line}", f"not UTF-8 text (byte {e.object[e.start]:#x} at "
+                            f"offset {e.start})", "re-encode the file as UTF-8 (or rebuild it "
+                            "if the pipeline wrote it)") from None
     seqs = [s for s in lines if s.strip()]
     if not seqs:
-        raise ValueError(f"{path}: no sequences")
+        raise ArtifactError(path, "no sequences")
     return seqs
 
 
@@ -172,23 +183,23 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
 # ----------------------------------------------------------------------------- quantize
 def load_matrix(path: str) -> np.ndarray:
     """A float matrix from ``.npy`` (memory-mapped), ``.npz`` (first array) or text."""
+    from .io import ArtifactError, read_npy, read_npz
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"matrix file {p} does not exist")
-    try:
-        if p.suffix == ".npy":
-            X = np.load(p, mmap_mode="r", allow_pickle=False)
-        elif p.suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                if not z.files:
-                    raise ValueError("the archive holds no array")
-                X = z[z.files[0]]
-        else:
+    if p.suffix == ".npy":
+        X = read_npy(p, mmap=True)
+    elif p.suffix == ".npz":
+        arrays = read_npz(p)
+        if not arrays:
+            raise ArtifactError(p, "the archive holds no array")
+        X = next(iter(arrays.values()))
+    else:
+        try:
             X = np.loadtxt(p, ndmin=2)
-    except (ValueError, OSError, EOFError) as e:  # truncated, object dtype, not a matrix
-        raise ValueError(f"matrix file {p}: cannot be read as a numeric matrix ({e}); a "
-                         "truncated or corrupted file? Delete it and re-run the step that "
-                         "wrote it") from None
+        except (ValueError, OSError, EOFError) as e:  # not a matrix
+            raise ArtifactError(p, f"cannot be read as a numeric matrix ({e})") from None
     if X.dtype not in (np.float32, np.float64):
         raise ValueError(f"matrix file {p}: dtype {X.dtype}, expected float32 or float64 (a "
                          f"{X.dtype} matrix is not token vectors; convert it explicitly, e.g. "
@@ -218,7 +229,9 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
     _say(f"{spec['method']} M={res['M']} K={res['K']} on {res['train_rows']} training rows "
          f"({'GPU' if res['gpu'] else 'CPU'}): {dt:.1f}s, reconstruction MSE {res['mse']:.4g}")
     meta = {k: res[k] for k in ("method", "kind", "M", "nbits", "K", "train_rows", "gpu", "mse")}
-    meta.update(seconds=dt, embeddings_sha256=digest,
+    # no wall-clock time in here (the log and the rule's benchmark file have it): the file's
+    # SHA-256 is a fingerprint (measures record it), so identical runs must give identical bytes
+    meta.update(embeddings_sha256=digest,
                 **provenance(spec=dict(spec), seed=seed, train_size=train_size))
     write_npz(out_path, codes=res["codes"], codebooks=res["codebooks"],
               meta=np.array(json.dumps(meta)))
@@ -226,13 +239,17 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
 
 
 def read_quantized(path: str) -> tuple[np.ndarray, np.ndarray, str, dict]:
+    """``(codes, codebooks, kind, meta)`` of a ``quantize`` file; :class:`~.io.ArtifactError`
+    (naming the file and how to rebuild it) when it cannot be read."""
+    from .io import ArtifactError, read_npz
+
+    z = read_npz(path, ["codes", "codebooks", "meta"])
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            return z["codes"], z["codebooks"], meta["kind"], meta
-    except (ValueError, OSError, EOFError, KeyError) as e:
-        raise ValueError(f"quantizer file {path}: unreadable ({type(e).__name__}: {e}); "
-                         "delete it and re-run the quantize step") from None
+        meta = json.loads(str(z["meta"]))
+        return z["codes"], z["codebooks"], meta["kind"], meta
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(path, f"its meta record is unreadable ({type(e).__name__}: {e})") \
+            from None
 
 
 # ----------------------------------------------------------------------------- measures
@@ -449,7 +466,7 @@ def layers_table_stage(*, measure_paths: list[str], models: list[str], layers: l
     import pandas as pd
 
 
-    main = pd.read_csv(main_table)
+    main = read_csv(main_table)
     meta = ["model", "architecture", "kind", "alpha", "seed"]
     rows = []
     for path, model, layer in zip(measure_paths, models, layers):
@@ -522,11 +539,10 @@ def sensitivity_table_stage(*, measure_paths: list[str], models: list[str], out_
 # ----------------------------------------------------------------------------- analysis
 def models_table_stage(*, measures_path: str, glue_path: str, out_path: str):
     """``tables/models.csv``: the measures table joined to the GLUE table (one row a model)."""
-    import pandas as pd
 
     from .analysis import join_tables
 
-    df = join_tables(pd.read_csv(measures_path), pd.read_csv(glue_path))
+    df = join_tables(read_csv(measures_path), read_csv(glue_path))
     write_csv(out_path, df)
     _say(f"{len(df)} models, {df.shape[1]} columns")
     return df
@@ -538,12 +554,10 @@ def analyze_stage(*, table_path: str, out_dir: str, outliers: list[str] | None =
     measures (``table1``/``table2``: ``variant``'s), written under ``out_dir``."""
     import logging
 
-    import pandas as pd
-
     from .analysis import analyze_all, to_markdown, write_results
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
-    res = analyze_all(pd.read_csv(table_path), outliers=outliers or [], primary=variant)
+    res = analyze_all(read_csv(table_path), outliers=outliers or [], primary=variant)
     write_results(res, out_dir)
     for v, r in res["variants"].items():
         print(f"Table 2, {v} definitions{' (primary)' if v == res['primary'] else ''}:")
@@ -554,13 +568,12 @@ def analyze_stage(*, table_path: str, out_dir: str, outliers: list[str] | None =
 def figures_stage(*, table_path: str, representativeness_path: str | None, out_dir: str,
                   variant: str) -> list[Path]:
     """Figures 1-11 from the model table (``variant``'s measures) and the Fig. 2 table."""
-    import pandas as pd
 
     from .analysis import select_variant
     from .plots import make_figures
 
-    df = select_variant(pd.read_csv(table_path), variant)
-    rep = (pd.read_csv(representativeness_path, keep_default_na=False)
+    df = select_variant(read_csv(table_path), variant)
+    rep = (read_csv(representativeness_path, keep_default_na=False)
            if representativeness_path else None)
     paths = make_figures(df, rep, Path(out_dir))
     for p in paths:
@@ -572,14 +585,13 @@ def uncertainty_stage(*, table_path: str, replicate_paths: list[str], out_table:
                       out_md: str, level: float = 0.95, variant: str = "paper"):
     """Table 2's r recomputed on every bootstrap replicate of the measures
     (:func:`latentgeom.analysis.pearson_under_bootstrap`); whether each r survives."""
-    import pandas as pd
 
     from .analysis import pearson_under_bootstrap, to_markdown
     from .bootstrap import read_replicates
 
     reps = {Path(p).name.removesuffix(".bootstrap.npz"): read_replicates(p)
             for p in replicate_paths}
-    out = pearson_under_bootstrap(pd.read_csv(table_path), reps, level=level)
+    out = pearson_under_bootstrap(read_csv(table_path), reps, level=level)
     write_csv(out_table, out)
     write_text(out_md, to_markdown(out))
     print(to_markdown(out[out.variant == variant]))
@@ -590,12 +602,11 @@ def sensitivity_analysis_stage(*, models_path: str, table_path: str, out_table: 
                                out_figure: str, variant: str = "paper"):
     """r(measure, GLUE average) per quantizer setting, and the figure of r against M and K
     (``out_figure`` without its suffix: PNG and PDF)."""
-    import pandas as pd
 
     from .plots import figure_sensitivity
     from .sensitivity import sensitivity_pearson
 
-    pear = sensitivity_pearson(pd.read_csv(models_path), pd.read_csv(table_path))
+    pear = sensitivity_pearson(read_csv(models_path), read_csv(table_path))
     write_csv(out_table, pear)
     for p in figure_sensitivity(pear, Path(out_figure).with_suffix(""), variant):
         print(p)
@@ -606,12 +617,11 @@ def layers_analysis_stage(*, table_path: str, models_path: str, out_table: str,
                           out_figure: str, variant: str = "paper"):
     """r(measure, GLUE average) per hidden layer with Fisher intervals, and the figure of r
     against depth (``out_figure`` without its suffix: PNG and PDF)."""
-    import pandas as pd
 
     from .layers import layer_pearson
     from .plots import figure_layers
 
-    pear = layer_pearson(pd.read_csv(table_path), pd.read_csv(models_path))
+    pear = layer_pearson(read_csv(table_path), read_csv(models_path))
     write_csv(out_table, pear)
     for p in figure_layers(pear, Path(out_figure).with_suffix(""), variant):
         print(p)

@@ -241,11 +241,18 @@ class TokenizedSplit:
     """One cached split: variable-length examples, padded per batch by :meth:`batch`."""
 
     def __init__(self, path: str | Path, pad_token_id: int):
-        with np.load(path) as z:
-            self.ids = z["input_ids"]
-            self.offsets = z["offsets"]
-            self.token_type_ids = z["token_type_ids"] if "token_type_ids" in z.files else None
-            self.labels = z["labels"]
+        from ..io import read_npz
+
+        z = read_npz(path)
+        for k in ("input_ids", "offsets", "labels"):
+            if k not in z:
+                from ..io import ArtifactError
+
+                raise ArtifactError(path, f"a tokenised split without {k!r}")
+        self.ids = z["input_ids"]
+        self.offsets = z["offsets"]
+        self.token_type_ids = z.get("token_type_ids")
+        self.labels = z["labels"]
         self.lengths = np.diff(self.offsets)
         self.pad_token_id = int(pad_token_id)
 
@@ -283,7 +290,9 @@ def load_cache(cache_dir: str | Path,
     meta_path = cache_dir / "meta.json"
     if not meta_path.is_file():
         raise GlueDataError(f"{cache_dir}: not a tokenised task cache (no meta.json)")
-    meta = json.loads(meta_path.read_text())
+    from ..io import read_json
+
+    meta = read_json(meta_path)
     if meta.get("task") != task.name:
         raise GlueDataError(f"{cache_dir}: cache is for task {meta.get('task')!r}, "
                             f"not {task.name!r}")
