@@ -1,4 +1,6 @@
 # latentgeom: the whole paper as one DAG. See README.md.
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -13,6 +15,18 @@ if "models" not in config:
     configfile: "config/config.yaml"
 
 
+# The schema's violations, one line each with the key's path (Snakemake's own message ends in a
+# dump of the whole schema); then Snakemake's validate fills in the defaults.
+from latentgeom.preflight import ConfigError, SCHEMA, validate_config
+
+_schema = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+for _s in (_schema, SCHEMA):
+    if _s.is_file():  # (a module from a remote basedir: Snakemake's validate alone)
+        try:
+            validate_config(config, _s, source="--configfile")
+        except ConfigError as _e:
+            raise WorkflowError(str(_e)) from None
+        break
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

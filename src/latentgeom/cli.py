@@ -189,13 +189,12 @@ def _verify(a: argparse.Namespace) -> None:
 
 def _check_config(a: argparse.Namespace) -> None:
     from .pipeline import model_table
-    from .prefetch import read_configs
-    from .preflight import ConfigError, check_config
+    from .preflight import check_config, check_hub_cache, read_config_files, validate_config
 
-    config = read_configs(a.files)
-    if not isinstance(config, dict):
-        raise ConfigError(f"{', '.join(a.files)}: expected a mapping of settings at the top level")
+    config = read_config_files(a.files)
+    validate_config(config, source=", ".join(a.files))  # the schema Snakemake validates against
     check_config(config, model_table(config))
+    check_hub_cache(config, a.files)
     print(f"{', '.join(a.files)}: OK")
 
 
@@ -341,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("results", nargs="?", default="results")
     s.set_defaults(func=_verify)
 
-    s = sub.add_parser("check-config", help="check config files (YAML syntax with "
-                       "file:line, duplicated keys, cross-field rules) before a run")
+    s = sub.add_parser("check-config", help="check config files as a run would (YAML syntax "
+                       "with file:line, duplicated keys, the config schema, cross-field rules)")
     s.add_argument("files", nargs="+")
     s.set_defaults(func=_check_config)
     return p

@@ -1,6 +1,8 @@
 """Checks that run when the workflow is planned, before any job: fail at once, naming the cause.
 
-The JSON schema checks each value alone; these check what needs two values, a file, or the model:
+The JSON schema checks each value alone (:func:`schema_errors`: the schema Snakemake validates
+against, one line per error with the key's path, instead of Snakemake's dump of the schema);
+these check what needs two values, a file, or the model:
 
 - config files are re-read with a strict YAML loader: a duplicated key (which YAML loaders
   silently resolve to the last value) and a syntax error are reported with file and line;
@@ -15,6 +17,7 @@ The JSON schema checks each value alone; these check what needs two values, a fi
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -25,6 +28,105 @@ import yaml
 
 class ConfigError(ValueError):
     """A configuration that cannot run, found before any job starts."""
+
+
+#: The config schema of a checkout (the Snakefile validates against the same file).
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _key_path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def _short_repr(value: Any, width: int = 60) -> str:
+    r = repr(value)
+    return r if len(r) <= width else r[:width - 1] + "…"
+
+
+def _one_line(error) -> str:
+    """A jsonschema error as ``key.path: what was expected``."""
+    import difflib
+
+    where = list(error.absolute_path)
+    v, inst, sch = error.validator, error.instance, error.schema
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted(sch.get("properties") or {})
+        lines = []
+        for key in sorted(set(inst) - set(allowed), key=str):
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{_key_path([*where, key])}: unknown key{hint}; expected one of "
+                         f"{', '.join(allowed)}")
+        if lines:
+            return "\n".join(lines)
+    if v == "required":
+        missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
+        return "\n".join(f"{_key_path([*where, k])}: required, missing" for k in missing)
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"{_key_path(where)}: expected {want}, got {_short_repr(inst)}"
+    if v in ("oneOf", "anyOf") and all(set(sub) == {"required"} for sub in error.validator_value):
+        keys = [" + ".join(sub["required"]) for sub in error.validator_value]
+        return f"{_key_path(where)}: needs exactly one of {', '.join(keys)}"
+    if v in ("oneOf", "anyOf"):
+        options = []
+        for sub in error.validator_value:
+            options.append(", ".join(f"{k}: {_short_repr(x, 40)}" for k, x in sub.items()
+                                     if k not in ("description", "default")))
+        return (f"{_key_path(where)}: {_short_repr(inst)} matches none of: "
+                + " | ".join(options))
+    return f"{_key_path(where)}: {error.message}"
+
+
+def load_schema(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    path = Path(path or SCHEMA)
+    if not path.is_file():
+        raise ConfigError(f"{path}: the config schema is not there (latentgeom installed "
+                          "without its checkout? check-config needs the workflow folder)")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def schema_errors(config: Any, schema: dict[str, Any] | str | os.PathLike | None = None,
+                  set_defaults: bool = True) -> list[str]:
+    """Every violation of the config schema, one line each (``key.path: what was expected``).
+
+    The same validator Snakemake's ``validate`` uses (JSON Schema 2020-12, the schema's
+    defaults filled in as it fills them, so the cross-field checks see what a run sees).
+    """
+    from jsonschema import Draft202012Validator, validators
+    from referencing import Registry, Resource
+
+    if not isinstance(schema, dict):
+        schema = load_schema(schema)
+    if not isinstance(config, dict):
+        return [f"(top level): expected a mapping of settings (key: value lines), got "
+                f"{type(config).__name__} {_short_repr(config)}"]
+    registry = Registry().with_resource("urn:config", Resource.from_contents(schema))
+    base = Draft202012Validator
+    if set_defaults:
+        props = base.VALIDATORS["properties"]
+
+        def fill(validator, properties, instance, sch):
+            if isinstance(instance, dict):
+                for name, sub in properties.items():
+                    if "default" in sub:
+                        instance.setdefault(name, copy.deepcopy(sub["default"]))
+            yield from props(validator, properties, instance, sch)
+
+        base = validators.extend(base, {"properties": fill})
+    errors = sorted(base(schema, registry=registry).iter_errors(config),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    return list(dict.fromkeys(line for e in errors for line in _one_line(e).splitlines()))
+
+
+def validate_config(config: Any, schema: dict[str, Any] | str | os.PathLike | None = None,
+                    source: str = "config") -> None:
+    """:class:`ConfigError` listing every schema violation, one line each (defaults filled)."""
+    errors = schema_errors(config, schema)
+    if errors:
+        raise ConfigError(f"{source}: {len(errors)} setting(s) do not fit the schema "
+                          "(workflow/schemas/config.schema.yaml):\n  " + "\n  ".join(errors))
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -66,6 +168,32 @@ def load_yaml_strict(path: str | os.PathLike) -> Any:
                           + (f" ({e.context})" if e.context else "")) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+def read_config_files(paths) -> dict[str, Any]:
+    """The configuration a run with ``--configfile paths`` sees: each file strictly read (an
+    empty file or a top level that is not a mapping is an error, as in Snakemake), merged in
+    order, layered over the checkout's ``config/config.yaml`` when it names no ``models`` (as
+    the Snakefile does)."""
+    from .prefetch import merge_configs
+
+    docs = []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such config file")
+        doc = load_yaml_strict(p)
+        if doc is None:
+            raise ConfigError(f"{p}: empty; expected a mapping of settings (key: value lines)")
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{p}: the top level is a {type(doc).__name__}; expected a "
+                              "mapping of settings (key: value lines)")
+        docs.append(doc)
+    config = merge_configs(*docs)
+    default = SCHEMA.parents[2] / "config" / "config.yaml"
+    if "models" not in config and default.is_file():
+        config = merge_configs(load_yaml_strict(default), config)
+    return config
 
 
 def check_files(paths) -> None:
@@ -159,3 +287,39 @@ def check_config(config: dict[str, Any], models: dict[str, dict[str, Any]] | Non
                     f"{key} = {M} does not divide the hidden size {d} of "
                     f"model {name} ({source}): a product quantizer splits each vector into M "
                     f"equal parts (choose M among the divisors of {d})")
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in (
+        "1", "ON", "YES", "TRUE")
+
+
+def check_hub_cache(config: dict[str, Any], configfiles=()) -> None:
+    """Offline (``HF_HUB_OFFLINE=1``), every hub model the config names must already be in the
+    Hugging Face cache: else :class:`ConfigError` naming the model and ``latentgeom prefetch``
+    (instead of a connection traceback from the job, after the dry run passed)."""
+    if not _offline():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    from .prefetch import _hub_id
+
+    missing = []
+    where = [(f"models.bases.{n}", spec, ("source",))
+             for n, spec in ((config.get("models") or {}).get("bases") or {}).items()]
+    where += [(f"nonstandard.{n}", spec, ("source", "donor", "tokenizer"))
+              for n, spec in (config.get("nonstandard") or {}).items()]
+    for prefix, spec, keys in where:
+        for key in keys:
+            repo = _hub_id(spec.get(key)) if isinstance(spec, dict) else None
+            if repo and not isinstance(try_to_load_from_cache(repo, "config.json"), str):
+                missing.append(f"{prefix}.{key}: hub model {repo!r}")
+    if missing:
+        files = " ".join(str(f) for f in configfiles) or "<your config files>"
+        raise ConfigError(
+            "HF_HUB_OFFLINE is set, so the jobs cannot download, and these are not in the "
+            f"Hugging Face cache ({constants.HF_HUB_CACHE}):\n  " + "\n  ".join(missing)
+            + f"\nfetch them once where there is network, with the same HF_HOME: "
+              f"`latentgeom prefetch --configfile {files}`")

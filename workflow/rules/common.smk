@@ -75,6 +75,26 @@ from latentgeom.preflight import (
 
 _check_files(workflow.configfiles)
 _check_config(config, MODELS)
+# offline (HF_HUB_OFFLINE=1): every hub model must be cached already (`latentgeom prefetch`)
+from latentgeom.preflight import check_hub_cache as _check_hub_cache  # noqa: E402
+
+_check_hub_cache(config, workflow.configfiles)
+# Before any job: an artifact that cannot be read (a truncated manifest, npz or JSON) stops the run
+# here, before Snakemake deletes what was built from it (issue 19), naming the fix.
+from latentgeom.integrity import (
+    rebuild_command as _rebuild_command,
+    unreadable_artifacts as _unreadable_artifacts,
+)  # noqa: E402
+
+_damaged = _unreadable_artifacts(RESULTS)
+if _damaged:
+    raise WorkflowError(
+        "unreadable artifacts (nothing was run or deleted):\n"
+        + "\n".join(f"  {p}" for p in _damaged)
+        + "\nrebuild exactly these and what was built from them (with this run's "
+        + "--configfile/--directory):\n  "
+        + _rebuild_command(_damaged, RESULTS)
+    )
 # One GPU decision for every GPU-capable rule, from the config key resources.gpu (none, auto or N).
 GPU_SETTING = config["resources"]["gpu"]
 
