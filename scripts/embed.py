@@ -1,4 +1,7 @@
 """Rule embed: last-layer token vectors of the sample for one model."""
+from latentgeom.lifecycle import exit_with_parent
+
+exit_with_parent()  # first: a worker never outlives its snakemake (killed or not)
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
 
 claim_for_job(snakemake)  # noqa: F821

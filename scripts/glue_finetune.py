@@ -4,16 +4,17 @@ Where and on what the job runs (``glue.scratch``, ``glue.device``, ``glue.keep_w
 not change its score, so those are read from the config here, not passed as ``params:`` (a
 changed param re-runs every fine-tuning job).
 """
+from latentgeom.lifecycle import exit_with_parent
+
+exit_with_parent()  # first: a worker never outlives its snakemake (killed or not)
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
 
 claim_for_job(snakemake)  # noqa: F821
-from latentgeom.glue.checkpoint import exit_with_parent
 from latentgeom.glue.plan import runtime_settings
 from latentgeom.glue.stages import finetune_stage
 from latentgeom.io import log_to
 
 sm = snakemake  # noqa: F821
-exit_with_parent()  # a worker never outlives its snakemake
 run = runtime_settings(sm.config, model=sm.wildcards.model, task=sm.wildcards.task)
 with log_to(sm.log[0]):
     finetune_stage(manifest=sm.input.manifest, task=sm.wildcards.task, cache_dir=sm.input.cache,

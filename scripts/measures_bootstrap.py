@@ -1,4 +1,7 @@
 """Rule measures_bootstrap: intervals of one model's measures from resampled sequences."""
+from latentgeom.lifecycle import exit_with_parent
+
+exit_with_parent()  # first: a worker never outlives its snakemake (killed or not)
 from latentgeom.io import log_to
 from latentgeom.stages import bootstrap_stage
 

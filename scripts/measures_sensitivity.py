@@ -1,4 +1,7 @@
 """Rule measures_sensitivity: the quantized measures of one quantizer setting."""
+from latentgeom.lifecycle import exit_with_parent
+
+exit_with_parent()  # first: a worker never outlives its snakemake (killed or not)
 from latentgeom.io import log_to
 from latentgeom.stages import sensitivity_measures_stage
 

@@ -1,4 +1,7 @@
 """Rule quantize: one FAISS quantizer (LSQ++ or PQ) of one model's latent matrix."""
+from latentgeom.lifecycle import exit_with_parent
+
+exit_with_parent()  # first: a worker never outlives its snakemake (killed or not)
 from latentgeom.gpus import claim_for_job  # a GPU of its own, before torch/FAISS load CUDA
 
 claim_for_job(snakemake)  # noqa: F821

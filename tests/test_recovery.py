@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -355,3 +354,79 @@ def test_offline_hub_model_fails_at_planning(tmp_path, capsys):
     c = subprocess.run([str(BIN / "latentgeom"), "check-config", str(f)], capture_output=True,
                        text=True, env={**env, "PYTHONPATH": str(REPO / "src")})
     assert c.returncode == 2 and "latentgeom prefetch" in c.stderr, c.stderr
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def test_a_write_that_fails_for_space_names_the_path_and_the_free_space(tmp_path):
+    """Row 8: ENOSPC (a real one: /dev/full) and numpy's/torch's short-write errors, which hide
+    the errno, both become DiskFullError naming the file and the free space."""
+    import errno
+
+    from latentgeom import io
+
+    target = tmp_path / "results/latent/m/embeddings.npy"
+    with pytest.raises(io.DiskFullError) as e:
+        with io.atomic_path(target), open("/dev/full", "wb") as fh:
+            fh.write(b"x" * 100_000)
+            fh.flush()
+    msg = str(e.value)
+    assert e.value.errno == errno.ENOSPC and str(target) in msg and " free " in msg, msg
+    assert not list(target.parent.iterdir())  # no partial file left behind
+
+
+@pytest.mark.parametrize("error", [OSError("523392 requested and 148448 written"),
+                                   RuntimeError("[enforce fail at inline_container.cc:672] . "
+                                                "unexpected pos 4480 vs 4376")])
+def test_short_writes_on_a_full_disk_name_the_free_space(error, tmp_path, monkeypatch):
+    import collections
+    import shutil as sh
+
+    from latentgeom import io
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(30 << 20, 30 << 20, 0))
+    target = tmp_path / "results/latent/m/quantized_product.npz"
+    with pytest.raises(io.DiskFullError, match=r"quantized_product.npz: 0 B free"):
+        with io.atomic_path(target) as tmp:
+            tmp.write_bytes(b"x" * 1000)
+            raise error
+    # the same errors with room left are not a full disk: passed through as they are
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(1 << 40, 0, 1 << 40))
+    with pytest.raises(type(error)):
+        with io.atomic_path(target):
+            raise error
+
+
+def test_a_fine_tune_keeps_at_most_one_checkpoint(tmp_path, monkeypatch, capsys):
+    """Row 8: with room for one checkpoint only, the old one goes before the new one is written
+    (never two on disk); with room for both, the swap stays atomic."""
+    import collections
+    import shutil as sh
+
+    import torch
+
+    from latentgeom.glue.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = tmp_path / "scratch/checkpoint.pt"
+    save_checkpoint(ckpt, {"fingerprint": "f", "step": 1, "w": torch.zeros(1000)})
+    size = ckpt.stat().st_size
+    seen = []
+    real_save = torch.save
+
+    def spy(obj, f, *a, **k):
+        seen.append(sorted(p.name for p in ckpt.parent.glob("*.pt")))
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", spy)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(1 << 30, 0, size + (1 << 20)))
+    save_checkpoint(ckpt, {"fingerprint": "f", "step": 2, "w": torch.ones(1000)})
+    assert "checkpoint.pt" not in seen[-1]  # the old one was gone while the new one was written
+    assert "replacing it in place" in capsys.readouterr().out
+    assert load_checkpoint(ckpt, "f")["step"] == 2
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(1 << 40, 0, 1 << 40))
+    save_checkpoint(ckpt, {"fingerprint": "f", "step": 3, "w": torch.ones(1000)})
+    assert "checkpoint.pt" in seen[-1]  # room for both: the old one stays until the new is done
+    assert [p.name for p in ckpt.parent.iterdir()] == ["checkpoint.pt"]

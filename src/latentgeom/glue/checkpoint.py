@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..lifecycle import exit_with_parent  # noqa: F401  (re-exported: older imports use it here)
+
 
 def rng_state() -> dict[str, Any]:
     import torch
@@ -42,10 +44,22 @@ def set_rng_state(st: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write the job's one checkpoint, atomically (the previous one stays until the new one is
+    complete) when the disk has room for both; else the previous one is removed first, so a
+    fine-tune never needs room for more than one checkpoint (a kill during that write restarts
+    the job from step 0). A write that fails for space raises :class:`~..io.DiskFullError`."""
     import torch
 
-    from ..io import atomic_path
+    from ..io import atomic_path, human_bytes
 
+    path = Path(path)
+    if path.is_file():
+        old = path.stat().st_size
+        free = shutil.disk_usage(path.parent).free
+        if free < old * 1.1 + (64 << 20):
+            print(f"note: {human_bytes(free)} free beside {path}, too little for a second "
+                  f"{human_bytes(old)} checkpoint: replacing it in place", flush=True)
+            path.unlink()
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
 
@@ -155,60 +169,3 @@ def remove_scratch(folder: Path, root_levels: int = 2) -> None:
         except OSError:
             return
         p = p.parent
-
-
-def exit_with_parent(poll_seconds: float = 2.0) -> None:
-    """End this process when the process that started it dies (Linux; no-op elsewhere).
-
-    A Snakemake job runs as ``snakemake -> [bash -c] -> python``. When the controller is killed
-    the worker would be re-parented and keep training. ``PR_SET_PDEATHSIG`` covers a direct
-    parent; a daemon thread also watches the grandparent when the parent is a shell.
-    """
-    import signal
-    import sys
-    import threading
-
-    if not sys.platform.startswith("linux"):
-        return
-    ppid = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - no libc/prctl
-        pass
-    if os.getppid() != ppid or ppid == 1:
-        return
-
-    def comm(pid: int) -> str:
-        try:
-            return Path(f"/proc/{pid}/comm").read_text().strip()
-        except OSError:
-            return ""
-
-    def parent_of(pid: int) -> int | None:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            return int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    watched = [(ppid, parent_of(ppid))]
-    if comm(ppid) in ("bash", "sh", "dash", "zsh") and watched[0][1] not in (None, 0, 1):
-        gp = watched[0][1]
-        watched.append((gp, parent_of(gp)))
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_seconds)
-            gone = os.getppid() != ppid or any(parent_of(p) != pp for p, pp in watched)
-            if gone:
-                print(f"note: the process that started this worker ({watched}) is gone; "
-                      "stopping (the last checkpoint is kept)", flush=True)
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
