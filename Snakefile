@@ -16,11 +16,15 @@ if "models" not in config:
 
 
 # The schema's violations, one line each with the key's path (Snakemake's own message ends in a
-# dump of the whole schema); then Snakemake's validate fills in the defaults.
-from latentgeom.preflight import ConfigError, SCHEMA, validate_config
+# dump of the whole schema); then Snakemake's validate fills in the defaults. (Without the
+# package, common.smk says how to install it.)
+try:
+    from latentgeom.preflight import ConfigError, SCHEMA, validate_config
+except ImportError:
+    SCHEMA = None
 
 _schema = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
-for _s in (_schema, SCHEMA):
+for _s in (_schema, SCHEMA) if SCHEMA else ():
     if _s.is_file():  # (a module from a remote basedir: Snakemake's validate alone)
         try:
             validate_config(config, _s, source="--configfile")

@@ -344,13 +344,20 @@ def test_offline_hub_model_fails_at_planning(tmp_path, capsys):
     f = tmp_path / "c.yaml"
     f.write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    p = subprocess.run([PY, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
-                        "--directory", str(tmp_path), "--configfile", str(f)], cwd=REPO,
-                       capture_output=True, text=True, timeout=600, env=env)
+    cmd = [PY, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1", "--directory",
+           str(tmp_path), "--configfile", str(f)]
+    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     out = p.stdout + p.stderr
     assert p.returncode != 0
     assert "models.bases.m.source: hub model 'nobody-here/no-such-model'" in out, out[-3000:]
     assert f"latentgeom prefetch --configfile {f}" in out
+    assert not (tmp_path / "results").exists()  # no job ran
+    # a dry run (planning the paper's DAG on a laptop, say) warns and goes on
+    p = subprocess.run(cmd + ["-n"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "warning (a run stops before its first job)" in p.stdout + p.stderr
+    assert "latentgeom prefetch" in p.stdout + p.stderr
     c = subprocess.run([str(BIN / "latentgeom"), "check-config", str(f)], capture_output=True,
                        text=True, env={**env, "PYTHONPATH": str(REPO / "src")})
     assert c.returncode == 2 and "latentgeom prefetch" in c.stderr, c.stderr

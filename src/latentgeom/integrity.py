@@ -115,12 +115,14 @@ def _artifacts(results: Path, pattern: str) -> list[Path]:
                   and not _NOT_ARTIFACTS & set(p.relative_to(results).parts))
 
 
-def unreadable_artifacts(results: str | os.PathLike) -> list[Problem]:
+def unreadable_artifacts(results: str | os.PathLike, skip_empty: bool = False) -> list[Problem]:
     """Every artifact under ``results`` that cannot be read, found cheaply enough to run when
     the workflow is planned: each JSON file parsed, each ``.npy`` header checked against the
-    file's size, each ``.npz`` central directory read, the sample decoded (no matrix is read)."""
-    from .io import ArtifactError, check_npy, check_npz, read_json
-    from .stages import read_sequences
+    file's size, each ``.npz`` central directory read, the sample decoded (no matrix is read).
+
+    ``skip_empty`` leaves empty files out (the workflow never writes one: its writes are atomic;
+    an empty file is a placeholder someone made, e.g. to mark a job done; verify lists them)."""
+    from .io import ArtifactError, check_npy, check_npz, read_json, read_sequences
 
     results = Path(results)
     found: list[Problem] = []
@@ -128,6 +130,8 @@ def unreadable_artifacts(results: str | os.PathLike) -> list[Problem]:
               ("sample/sequences.txt", read_sequences))
     for pattern, check in checks:
         for path in _artifacts(results, pattern):
+            if skip_empty and path.stat().st_size == 0:
+                continue
             try:
                 check(path)
             except ArtifactError as e:

@@ -246,6 +246,20 @@ def read_json(path: str | os.PathLike) -> Any:
     return obj
 
 
+def read_sequences(path: str) -> list[str]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = Path(path).read_bytes()[:e.start].count(b"\n") + 1
+        raise ArtifactError(f"{path}:{line}", f"not UTF-8 text (byte {e.object[e.start]:#x} at "
+                            f"offset {e.start})", "re-encode the file as UTF-8 (or rebuild it "
+                            "if the pipeline wrote it)") from None
+    seqs = [s for s in lines if s.strip()]
+    if not seqs:
+        raise ArtifactError(path, "no sequences")
+    return seqs
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -18,30 +18,16 @@ Jobs then run with ``HF_HUB_OFFLINE=1`` (and ``HF_DATASETS_OFFLINE=1``) and the 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .preflight import hub_id as _hub_id
+from .preflight import merge_configs
+
 #: Weight formats the pipeline never reads (it loads safetensors or PyTorch bins).
 _IGNORE = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "tf_model*", "flax_model*", "rust_model*",
            "coreml/*", "onnx/*", "openvino/*", "*.tflite", "*.mlmodel"]
-
-
-def merge_configs(*configs: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge configurations in order, as Snakemake layers ``--configfile`` files
-    (mappings merged key by key, anything else replaced)."""
-    def update(into: dict, new: dict) -> None:
-        for k, v in new.items():
-            if isinstance(v, dict) and isinstance(into.get(k), dict):
-                update(into[k], v)
-            else:
-                into[k] = copy.deepcopy(v)
-
-    out: dict[str, Any] = {}
-    for c in configs:
-        update(out, c or {})
-    return out
 
 
 def read_configs(paths: Iterable[str | Path]) -> dict[str, Any]:
@@ -56,16 +42,6 @@ def read_configs(paths: Iterable[str | Path]) -> dict[str, Any]:
             raise FileNotFoundError(f"--configfile {p}: no such file")
         docs.append(load_yaml_strict(p) or {})
     return merge_configs(*docs)
-
-
-def _hub_id(source: str | None) -> str | None:
-    """The hub id a model source resolves to, or None for packaged/local sources."""
-    from .models import resolve_source
-
-    if not source or str(source).startswith(("packaged:", "path:")):
-        return None
-    resolved = resolve_source(source)
-    return None if Path(resolved).expanduser().exists() else resolved
 
 
 def plan(config: dict[str, Any]) -> dict[str, list]:

@@ -170,13 +170,37 @@ def load_yaml_strict(path: str | os.PathLike) -> Any:
         raise ConfigError(f"{path}: {e}") from None
 
 
+def merge_configs(*configs: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge configurations in order, as Snakemake layers ``--configfile`` files
+    (mappings merged key by key, anything else replaced)."""
+    def update(into: dict, new: dict) -> None:
+        for k, v in new.items():
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                update(into[k], v)
+            else:
+                into[k] = copy.deepcopy(v)
+
+    out: dict[str, Any] = {}
+    for c in configs:
+        update(out, c or {})
+    return out
+
+
+def hub_id(source: str | None) -> str | None:
+    """The hub id a model source resolves to, or None for packaged/local sources."""
+    from .models import resolve_source
+
+    if not source or str(source).startswith(("packaged:", "path:")):
+        return None
+    resolved = resolve_source(source)
+    return None if Path(resolved).expanduser().exists() else resolved
+
+
 def read_config_files(paths) -> dict[str, Any]:
     """The configuration a run with ``--configfile paths`` sees: each file strictly read (an
     empty file or a top level that is not a mapping is an error, as in Snakemake), merged in
     order, layered over the checkout's ``config/config.yaml`` when it names no ``models`` (as
     the Snakefile does)."""
-    from .prefetch import merge_configs
-
     docs = []
     for p in paths:
         p = Path(p)
@@ -304,8 +328,6 @@ def check_hub_cache(config: dict[str, Any], configfiles=()) -> None:
         return
     from huggingface_hub import constants, try_to_load_from_cache
 
-    from .prefetch import _hub_id
-
     missing = []
     where = [(f"models.bases.{n}", spec, ("source",))
              for n, spec in ((config.get("models") or {}).get("bases") or {}).items()]
@@ -313,7 +335,7 @@ def check_hub_cache(config: dict[str, Any], configfiles=()) -> None:
               for n, spec in (config.get("nonstandard") or {}).items()]
     for prefix, spec, keys in where:
         for key in keys:
-            repo = _hub_id(spec.get(key)) if isinstance(spec, dict) else None
+            repo = hub_id(spec.get(key)) if isinstance(spec, dict) else None
             if repo and not isinstance(try_to_load_from_cache(repo, "config.json"), str):
                 missing.append(f"{prefix}.{key}: hub model {repo!r}")
     if missing:

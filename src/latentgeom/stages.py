@@ -19,6 +19,7 @@ from .io import (
     provenance,
     read_csv,
     read_json,
+    read_sequences,
     write_csv,
     write_json,
     write_npy,
@@ -123,22 +124,6 @@ def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, so
     write_text(out_sequences, "".join(s + "\n" for s in sample))
     write_json(out_meta, meta)
     return sample
-
-
-def read_sequences(path: str) -> list[str]:
-    from .io import ArtifactError
-
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = Path(path).read_bytes()[:e.start].count(b"\n") + 1
-        raise ArtifactError(f"{path}:{line}", f"not UTF-8 text (byte {e.object[e.start]:#x} at "
-                            f"offset {e.start})", "re-encode the file as UTF-8 (or rebuild it "
-                            "if the pipeline wrote it)") from None
-    seqs = [s for s in lines if s.strip()]
-    if not seqs:
-        raise ArtifactError(path, "no sequences")
-    return seqs
 
 
 # ----------------------------------------------------------------------------- embed

@@ -75,10 +75,26 @@ from latentgeom.preflight import (
 
 _check_files(workflow.configfiles)
 _check_config(config, MODELS)
-# offline (HF_HUB_OFFLINE=1): every hub model must be cached already (`latentgeom prefetch`)
-from latentgeom.preflight import check_hub_cache as _check_hub_cache  # noqa: E402
+# offline (HF_HUB_OFFLINE=1): every hub model must be cached already (`latentgeom prefetch`).
+# Planning says so (a dry run may plan on another machine); a real run stops before any job.
+from latentgeom.preflight import (
+    ConfigError as _ConfigError,
+    check_hub_cache as _check_hub_cache,
+)  # noqa: E402
 
-_check_hub_cache(config, workflow.configfiles)
+try:
+    _check_hub_cache(config, workflow.configfiles)
+    _HUB_MISSING = None
+except _ConfigError as _e:
+    _HUB_MISSING = str(_e)
+    print(f"warning (a run stops before its first job): {_HUB_MISSING}", file=sys.stderr)
+
+
+onstart:
+    if _HUB_MISSING:
+        raise WorkflowError(_HUB_MISSING)
+
+
 # Before any job: an artifact that cannot be read (a truncated manifest, npz or JSON) stops the run
 # here, before Snakemake deletes what was built from it (issue 19), naming the fix.
 from latentgeom.integrity import (
@@ -86,7 +102,7 @@ from latentgeom.integrity import (
     unreadable_artifacts as _unreadable_artifacts,
 )  # noqa: E402
 
-_damaged = _unreadable_artifacts(RESULTS)
+_damaged = _unreadable_artifacts(RESULTS, skip_empty=True)
 if _damaged:
     raise WorkflowError(
         "unreadable artifacts (nothing was run or deleted):\n"
