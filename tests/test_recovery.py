@@ -533,3 +533,17 @@ def test_local_defaults_are_opt_in_and_the_readme_says_so():
     readme = (REPO / "README.md").read_text()
     section = readme[readme.index("## When things go wrong"):]
     assert "--profile workflow/profiles/default" in section
+
+
+def test_a_file_inside_a_folder_output_is_rebuilt_through_its_folder(tmp_path):
+    """A damaged split of a tokenised cache: the command names the rule's directory() output."""
+    from latentgeom.integrity import audit_results, rebuild_command
+
+    split = tmp_path / "results/glue/cache/tok/polarity/train.npz"
+    split.parent.mkdir(parents=True)
+    split.write_bytes(b"PK\x03\x04 not really")
+    problems = audit_results(tmp_path / "results")
+    assert [(p.path, p.kind) for p in problems] == [(split, "unreadable")]
+    folder = split.parent
+    assert rebuild_command(problems) == f"rm -rf {folder} && snakemake --cores all --forcerun " \
+                                        f"{folder}"

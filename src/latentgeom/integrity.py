@@ -278,10 +278,15 @@ def rebuild_command(problems: list[Problem], results: str | os.PathLike = "resul
 
     if not problems:
         return ""
-    paths = list(dict.fromkeys(str(p.path) for p in problems))
-    rm = [str(p.path) for p in problems if p.kind == "unreadable"]
+    from .io import rule_output
+
+    paths = list(dict.fromkeys(str(rule_output(p.path)) for p in problems))
+    rm = list(dict.fromkeys(str(rule_output(p.path)) for p in problems
+                            if p.kind == "unreadable"))
     q = " ".join(shlex.quote(x) for x in paths)
-    prefix = f"rm -f {' '.join(shlex.quote(x) for x in rm)} && " if rm else ""
+    dirs = any(rule_output(p.path) != p.path for p in problems if p.kind == "unreadable")
+    prefix = (f"rm -{'rf' if dirs else 'f'} {' '.join(shlex.quote(x) for x in rm)} && "
+              if rm else "")
     if all(p.path.name == "manifest.json" and p.kind != "mismatch" for p in problems):
         verify = f"latentgeom verify {shlex.quote(str(results))}"
         return f"{prefix}snakemake --cores all {q} && {verify} && snakemake --touch --cores 1"

@@ -44,6 +44,19 @@ def _results_root(path: Path) -> Path | None:
     return None
 
 
+def rule_output(path: str | os.PathLike) -> Path:
+    """The output a rule declares that holds ``path``: the file itself, or the folder of a
+    ``directory()`` output (a tokenised task cache, a non-standard model's weights)."""
+    p = Path(path)
+    parts = p.parts
+    for i in range(len(parts) - 3):
+        if parts[i:i + 2] == ("glue", "cache") and len(parts) > i + 4:
+            return Path(*parts[:i + 4])
+        if parts[i] == "models" and parts[i + 2] == "weights" and len(parts) > i + 3:
+            return Path(*parts[:i + 3])
+    return p
+
+
 def rebuild_hint(path: str | os.PathLike) -> str:
     """The command that rebuilds ``path`` (and what was built from it).
 
@@ -64,8 +77,10 @@ def rebuild_hint(path: str | os.PathLike) -> str:
                 "`snakemake --touch` keeps what was built from it (embeddings, fine-tunes) "
                 "instead of re-running it; add the run's --configfile/--directory to each "
                 "snakemake command")
-    return (f"rebuild it and what was built from it: `rm -f {p} && snakemake --cores all "
-            f"--forcerun {p}` (with the run's --configfile/--directory)")
+    out = rule_output(p)
+    rm = f"rm -rf {out}" if out != p else f"rm -f {p}"
+    return (f"rebuild it and what was built from it: `{rm} && snakemake --cores all "
+            f"--forcerun {out}` (with the run's --configfile/--directory)")
 
 
 class ArtifactError(ValueError):
