@@ -90,6 +90,8 @@ bench: setup $(BIN)/accelerate
 	$(BIN)/python benchmarks/measures.py > $(BENCH_OUT)/measures.md && cat $(BENCH_OUT)/measures.md
 	$(BIN)/python benchmarks/finetune.py --task shuffled --train 600 --dev 300 --seeds 42 43 \
 	  > $(BENCH_OUT)/finetune.md && cat $(BENCH_OUT)/finetune.md
+	$(BIN)/python benchmarks/checkpoint_size.py > $(BENCH_OUT)/checkpoint_size.md && \
+	  cat $(BENCH_OUT)/checkpoint_size.md
 	@if [ -d results/benchmarks ]; then \
 	  $(BIN)/python benchmarks/stage_costs.py --results results > $(BENCH_OUT)/stage_costs.md && \
 	  cat $(BENCH_OUT)/stage_costs.md; \

@@ -13,7 +13,9 @@ checkpoint's size depends on the shape only, never on the weights' values).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,10 +55,12 @@ def checkpoint_bytes(model: str, data: Path, work: Path) -> tuple[int, int]:
     cache_stage(task="polarity", source=data, tokenizer=model_tokenizer(man), out_dir=cache,
                 max_length=128)
     try:
-        finetune_stage(manifest=man, task="polarity", cache_dir=cache,
-                       out_metrics=work / "metrics.json", out_log=work / "log.csv",
-                       hyperparameters={"checkpoint_every": 1, "batch_size": 8, "epochs": 2},
-                       scratch=work / "scratch", device="cpu", stop_after_steps=1)
+        with contextlib.redirect_stdout(sys.stderr):  # the job's own lines: not in the table
+            finetune_stage(manifest=man, task="polarity", cache_dir=cache,
+                           out_metrics=work / "metrics.json", out_log=work / "log.csv",
+                           hyperparameters={"checkpoint_every": 1, "batch_size": 8,
+                                            "epochs": 2},
+                           scratch=work / "scratch", device="cpu", stop_after_steps=1)
     except TrainingInterrupted:
         pass
     (ckpt,) = (work / "scratch").rglob("checkpoint.pt")
