@@ -495,13 +495,15 @@ def test_killed_snakemake_takes_its_embed_job_with_it(tmp_path):
     f.write_text(yaml.safe_dump(cfg))
     target = tmp_path / "results/latent/m_a0_s0/embeddings.npy"
     cmd = ["nice", "-n", "10", PY, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores",
-           "1", "--directory", str(tmp_path), "--configfile", str(f), str(target)]
-    ctl = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+           "1", str(target.relative_to(tmp_path)), "--directory", str(tmp_path), "--configfile",
+           str(f)]
+    with open(tmp_path / "smk.err", "w") as err:
+        ctl = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                               start_new_session=True)
     log = tmp_path / "results/logs/embed/m_a0_s0.log"
     deadline = time.monotonic() + 600
     while not (log.is_file() and "embedding" in log.read_text()):
-        assert ctl.poll() is None, "snakemake ended before embed started"
+        assert ctl.poll() is None, (tmp_path / "smk.err").read_text()[-3000:]
         assert time.monotonic() < deadline, "embed never started"
         time.sleep(0.2)
     workers = _session_processes(ctl.pid, ".embed.py")
