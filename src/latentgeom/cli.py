@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=float, required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--scope", default="encoder_weights", choices=["encoder_weights",
-                                                                  "encoder_all"])
+                                                                  "encoder_all",
+                                                                  "block_weights"])
     s.add_argument("--name")
     s.add_argument("--architecture")
     s.add_argument("--weights", metavar="DIR", help="also save the perturbed weights here")
