@@ -63,8 +63,8 @@ def published() -> Path:
 #: Tiny random-initialised models of every family the pipeline supports (README, "Model
 #: families"): 2 blocks, hidden 32, built from configs. Encoders use the MiniLM WordPiece
 #: tokenizer; the decoders a byte-level BPE tokenizer trained here, without a pad token.
-FAMILIES = ("bert", "roberta", "distilbert", "electra", "deberta-v2", "modernbert", "gpt2",
-            "llama")
+FAMILIES = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta-v2",
+            "modernbert", "gpt2", "llama")
 DECODERS = ("gpt2", "llama")
 
 
@@ -112,6 +112,7 @@ def build_tiny_family(path: Path, family: str, tokenizer_dir: str, seed: int = 0
     extra = {
         "bert": {},
         "roberta": dict(pad_token_id=tok.pad_token_id),
+        "xlm-roberta": dict(pad_token_id=tok.pad_token_id),
         "distilbert": dict(pad_token_id=tok.pad_token_id),
         "electra": dict(embedding_size=16),  # embeddings_project: 16 -> 32, outside the blocks
         "deberta-v2": dict(relative_attention=True, pos_att_type=["p2c", "c2p"],

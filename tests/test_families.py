@@ -22,7 +22,7 @@ from latentgeom.stages import embed_stage, measures_stage, perturb_stage, quanti
 #: DistilBERT the same under other names; ModernBERT fused Wqkv, Wo, Wi, Wo, mlp_norm and an
 #: attn_norm except in block 0 (an Identity there); GPT-2 c_attn, c_proj, c_fc, c_proj, ln_1,
 #: ln_2; Llama q/k/v/o, gate/up/down and two RMSNorms.
-EXPECTED_PERTURBED = {"bert": 16, "roberta": 16, "distilbert": 16, "electra": 16,
+EXPECTED_PERTURBED = {"bert": 16, "roberta": 16, "xlm-roberta": 16, "distilbert": 16, "electra": 16,
                       "deberta-v2": 16, "modernbert": 11, "gpt2": 12, "llama": 18}
 SEQUENCES = [
     "the film was good", "a dog and a cat were in the story",
@@ -55,6 +55,19 @@ def test_structural_scope_needs_the_model(tiny_bert):
         models.is_perturbed("encoder.layer.0.output.dense.weight", "block_weights")
     with pytest.raises(ValueError, match="no stack of transformer blocks"):
         models.transformer_blocks(torch.nn.Sequential(torch.nn.Linear(2, 2)))
+
+
+def test_deberta_position_projections_are_perturbed_when_not_shared():
+    from transformers import DebertaV2Config, DebertaV2Model
+
+    model = DebertaV2Model(DebertaV2Config(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, relative_attention=True, pos_att_type=["p2c", "c2p"],
+        share_att_key=False))
+    names = models.block_weight_names(model)
+    assert {f"encoder.layer.0.attention.self.{p}.weight" for p in ("pos_key_proj",
+                                                                    "pos_query_proj")} <= set(names)
+    assert len(names) == 10 and not any("rel_embeddings" in n for n in names)
 
 
 def test_decoder_gets_eos_as_pad(tiny_family):
@@ -195,3 +208,24 @@ def test_dag_on_an_encoder_and_a_decoder(tmp_path, tiny_family, tiny_bert):
     t2 = pd.read_csv(res / "analysis/table2.csv")
     assert {"r_modernbert", "r_llama"} <= set(t2.columns)
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg_path)) == {}
+
+
+def test_families_config_plans_every_family(tmp_path):
+    """config/families.yaml is a valid override that adds one base per family (hub ids)."""
+    import yaml
+    from test_workflow import REPO, planned
+
+    fam = yaml.safe_load((REPO / "config/families.yaml").read_text())
+    bases = fam["models"]["bases"]
+    assert fam["models"]["scope"] == "block_weights"
+    assert all(b["source"].startswith("hub:") for b in bases.values())
+    assert set(FAMILIES) - {"deberta-v2"} <= {b["architecture"] for b in bases.values()}
+    assert "hub:microsoft/deberta-v3-base" in {b["source"] for b in bases.values()}
+    jobs = planned("--directory", str(tmp_path), "--configfile",
+                   str(REPO / "config/config.yaml"), str(REPO / "config/families.yaml"))
+    from latentgeom.pipeline import model_table
+
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    n_new = sum(len(b["alphas"]) for b in bases.values())
+    assert jobs["perturb"] == len([m for m in model_table(default).values()
+                                   if m["kind"] == "perturbed"]) + n_new
