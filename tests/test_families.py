@@ -188,13 +188,16 @@ def test_dag_on_an_encoder_and_a_decoder(tmp_path, tiny_family, tiny_bert):
     cfg["models"]["bases"] = {
         "enc": {"source": enc, "architecture": "modernbert", "alphas": [0.0, 0.3]},
         "dec": {"source": dec, "architecture": "llama", "alphas": [0.0, 0.3]}}
-    cfg["nonstandard"] = {}
+    cfg["nonstandard"] = {"dec-shuffle": {"recipe": "shuffle_embeddings", "architecture": "llama",
+                                          "source": dec, "seed": 0}}
     cfg["glue"]["tasks"] = ["polarity"]
+    cfg["predict"] = {"models": {"card": {"source": "dec-shuffle"}}}  # a model of the run
     cfg_path.write_text(yaml.safe_dump(cfg))
     smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg_path))
     res = tmp_path / "results"
     models_ = pd.read_csv(res / "tables/models.csv").set_index("model")
-    assert sorted(models_.index) == ["dec_a0.3_s0", "dec_a0_s0", "enc_a0.3_s0", "enc_a0_s0"]
+    assert sorted(models_.index) == ["dec-shuffle", "dec_a0.3_s0", "dec_a0_s0", "enc_a0.3_s0",
+                                     "enc_a0_s0"]
     assert set(models_.architecture) == {"modernbert", "llama"}
     for col in ("spread.EEE", "additive.PP", "product.PD_EEE", "glue.polarity", "glue_average"):
         assert models_[col].notna().all(), col
@@ -208,6 +211,54 @@ def test_dag_on_an_encoder_and_a_decoder(tmp_path, tiny_family, tiny_bert):
     t2 = pd.read_csv(res / "analysis/table2.csv")
     assert {"r_modernbert", "r_llama"} <= set(t2.columns)
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg_path)) == {}
+    check_predict(res, models_, t2)
+
+
+def check_predict(res, models_, t2):
+    """latentgeom predict on a finished run: a leave-one-out reference reproduces the analysis'
+    measures and predictions of the model left out; a mismatched request is refused."""
+    import pandas as pd
+
+    from latentgeom.predict import ReferenceError, predict
+
+    loo = res / "tables/models_loo.csv"
+    models_.drop(index="dec-shuffle").reset_index().to_csv(loo, index=False)
+    card = predict("dec-shuffle", loo, device="cpu")
+    assert card["architecture"] == "llama" and card["architecture_in_reference"]
+    assert card["reference"]["variant"] == "paper"
+    preds = pd.read_csv(res / "analysis/predictions.csv")
+    preds = preds[preds.model == "dec-shuffle"].set_index("measure")
+    rows = {r["measure"]: r for r in card["measures"]}
+    assert set(rows) == set(preds.index) == set(t2.measure)
+    for m, r in rows.items():
+        want = models_.loc["dec-shuffle", m]
+        if np.isfinite(want):  # the same sample, quantizers and seeds: the same values
+            assert r["value"] == pytest.approx(want, rel=1e-6, abs=1e-9), m
+        if np.isfinite(preds.loc[m, "predicted"]):
+            assert r["predicted"] == pytest.approx(preds.loc[m, "predicted"], rel=1e-9), m
+            assert r["pi_low"] < r["predicted"] < r["pi_high"], m
+        assert r["lm_mse"] is None  # the reference left out its only non-standard model
+    assert card["reference_models"] == {"perturbed": 4, "nonstandard": 0,
+                                        "architectures": ["llama", "modernbert"]}
+    # the rule's card (this run's own table as reference): the same predictions, and the run's
+    # LM MSE on its non-standard model
+    rule_card = json.loads((res / "predict/card.json").read_text())
+    assert [r["predicted"] for r in rule_card["measures"]] == \
+        [r["predicted"] for r in card["measures"]]
+    lm = t2.set_index("measure")["lm_mse"]
+    for r in rule_card["measures"]:
+        assert r["lm_mse"] == (pytest.approx(lm[r["measure"]]) if np.isfinite(lm[r["measure"]])
+                               else None), r["measure"]
+    assert "| measure |" in (res / "predict/card.md").read_text()
+    # a mismatch is refused before any model is loaded
+    other = res.parent / "other.txt"
+    other.write_text("another sample\n")
+    with pytest.raises(ReferenceError, match="not the one reference"):
+        predict("dec-shuffle", loo, sequences=other)
+    with pytest.raises(ReferenceError, match="quantizer 'product'"):
+        predict("dec-shuffle", loo, quantizers={"product": {"method": "pq", "M": 4, "nbits": 4}})
+    with pytest.raises(ReferenceError, match="variant"):
+        predict("dec-shuffle", loo, variant="authors")
 
 
 def test_families_config_plans_every_family(tmp_path):
