@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,9 @@ def make_card(reference, settings: dict[str, Any], values: dict[str, float], *, 
 
     variant = settings["variant"]
     ref = select_variant(reference, variant)
-    res = analyze(reference, variant=variant)
+    with warnings.catch_warnings():  # statsmodels' notes on small samples, in its summaries
+        warnings.simplefilter("ignore")
+        res = analyze(reference, variant=variant)
     t2 = res["table2"].set_index("measure")
     pert = ref[ref["kind"] == "perturbed"]
     archs = sorted(set(pert["architecture"].astype(str)))
@@ -238,9 +241,11 @@ def card_markdown(card: dict[str, Any]) -> str:
              + ", ".join(f"{g}: {q['spec']['method']} M={q['spec']['M']} "
                          f"nbits={q['spec']['nbits']}" for g, q in ref["quantizers"].items())
              + f"; {ref['variant']} definitions.", "",
-             f"Prediction interval: {card['level']:.0%}. *extrapolated*: the value lies outside "
-             "the reference's perturbed models' range. r: the reference's Pearson r (measure vs. "
-             "GLUE average) per architecture; LM MSE: its error on its non-standard models.", ""]
+             f"Prediction interval: {card['level']:.0%}. range: the reference's perturbed "
+             "models' values; position: 0 at their minimum, 1 at their maximum (*extrapolated*: "
+             "outside). r: the reference's Pearson r (measure vs. GLUE average) per "
+             "architecture (none with fewer than 3 models); LM MSE: its error on its "
+             "non-standard models.", ""]
     table = []
     for r in card["measures"]:
         pos = "" if r["position"] is None else f"{r['position']:.2f}"
@@ -251,12 +256,12 @@ def card_markdown(card: dict[str, Any]) -> str:
             "position": pos + (" *extrapolated*" if r["extrapolated"] else ""),
             "predicted": r["predicted"],
             "95% PI": "" if r["pi_low"] is None else f"[{r['pi_low']:.3f}, {r['pi_high']:.3f}]",
-            "r": ", ".join(f"{a} {v:.2f}" for a, v in r["r"].items() if v is not None),
+            "r": ", ".join(f"{a} {v:.2f}" for a, v in r["r"].items() if v is not None) or "–",
             "LM MSE": r["lm_mse"]})
     df = pd.DataFrame(table)
     for c in ("value", "predicted", "LM MSE"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
-    return "\n".join(lines) + to_markdown(df, ".4g")
+    return "\n".join(lines) + "\n" + to_markdown(df, ".4g")
 
 
 def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,6 @@
 # latentgeom predict for the models of config predict.models (README, "latentgeom predict"):
 # each model's geometry and predicted GLUE average from a reference run's tables/models.csv
 # (predict.reference; default: this run's own, after its analysis).
-PREDICT = config["predict"]
-
-
-def predict_inputs(wc):
-    """The reference table; this run's own also waits for its analysis (the primary variant)."""
-    if PREDICT["reference"]:
-        return {"table": PREDICT["reference"]}
-    return {"table": res("tables/models.csv"), "analysis": res("analysis/table2.csv")}
-
-
 rule predict:
     input:
         unpack(predict_inputs),
