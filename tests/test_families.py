@@ -70,6 +70,20 @@ def test_deberta_position_projections_are_perturbed_when_not_shared():
     assert len(names) == 10 and not any("rel_embeddings" in n for n in names)
 
 
+def test_no_weight_decay_on_biases_and_norm_gains_of_every_family():
+    from latentgeom.glue.train import decays
+
+    kept = ["bert.encoder.layer.0.attention.output.LayerNorm.weight",
+            "distilbert.transformer.layer.0.sa_layer_norm.weight", "transformer.h.0.ln_1.weight",
+            "transformer.ln_f.weight", "model.layers.0.input_layernorm.weight",
+            "model.norm.weight", "model.layers.1.attn_norm.weight", "classifier.bias",
+            "deberta.encoder.LayerNorm.weight"]
+    decayed = ["bert.encoder.layer.0.attention.self.query.weight", "transformer.h.0.attn.c_attn"
+               ".weight", "model.layers.0.mlp.down_proj.weight", "score.weight",
+               "bert.embeddings.word_embeddings.weight", "model.layers.0.attn.Wqkv.weight"]
+    assert not any(decays(n) for n in kept) and all(decays(n) for n in decayed)
+
+
 def test_decoder_gets_eos_as_pad(tiny_family):
     for family in DECODERS:
         tok = models.load_tokenizer(tiny_family(family))
