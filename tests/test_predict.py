@@ -157,3 +157,21 @@ def test_reference_outside_a_run_is_refused(tmp_path):
         read_reference(tmp_path / "models.csv")
     with pytest.raises(ReferenceError, match="does not exist"):
         read_reference(tmp_path / "nope.csv")
+
+
+def test_model_specs_resolve(tmp_path, tiny_bert):
+    from latentgeom.predict import resolve_model
+
+    res = _run_folder(tmp_path)
+    settings = {"results": str(res)}
+    man = resolve_model(tiny_bert, settings)
+    assert man["kind"] == "pretrained" and man["weights"] == tiny_bert
+    assert resolve_model(f"path:{tiny_bert}", settings)["name"] == man["name"]
+    # a model of the reference run by name; its weights relative to the run's directory
+    (res / "models/m0").mkdir(parents=True)
+    (res / "models/m0/manifest.json").write_text(json.dumps(
+        {"name": "m0", "kind": "nonstandard", "weights": "results/models/m0/weights"}))
+    got = resolve_model("m0", settings)
+    assert got["name"] == "m0" and got["weights"] == str(tmp_path / "results/models/m0/weights")
+    with pytest.raises(ReferenceError, match="neither a manifest"):
+        resolve_model("./no/such/model", settings)

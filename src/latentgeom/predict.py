@@ -269,7 +269,7 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
     reference's run by name (its ``models/<name>/manifest.json``), a local model folder or a hub
     id (``hub:ORG/NAME``), the last two as a pretrained model used as it is."""
     from .io import read_json
-    from .models import SourceError, load_base, make_manifest, resolve_source
+    from .models import SourceError, make_manifest, resolve_source
 
     p = Path(spec)
     if p.is_file():
@@ -289,11 +289,10 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
     except SourceError as e:
         raise ReferenceError(f"model {spec!r}: neither a manifest, a model of the reference run "
                              f"nor a model source ({e})") from None
-    model, _ = load_base(spec, with_tokenizer=False)
     name = spec.split(":", 1)[-1].rstrip("/").split("/")[-1] if ":" in spec.split("/")[0] \
         else spec.rstrip("/").split("/")[-1]
     return make_manifest(name=name, base=spec, alpha=None, seed=0, scope="",
-                         architecture="", kind="pretrained", model=model,
+                         architecture="", kind="pretrained",
                          weights=source if Path(source).is_dir() else None,
                          extra={"tokenizer": spec})
 
@@ -303,7 +302,7 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
             quantizers: dict[str, dict[str, Any]] | None = None, variant: str | None = None,
             device: str = "auto", level: float = 0.95) -> dict[str, Any]:
     """Card of model ``spec`` against ``reference`` (see the module docstring)."""
-    from .models import load_base, load_from_manifest
+    from .models import load_base, load_from_manifest, model_checksum
 
     df, settings = read_reference(reference)
     check_request(settings, sequences=sequences, quantizers=quantizers, variant=variant)
@@ -314,8 +313,10 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
         model, tok = load_from_manifest(man)
     arch = architecture or man.get("architecture") or None
     values = measure_model(model, tok, settings, device=device)
-    return make_card(df, settings, values, name=man.get("name") or str(spec),
+    card = make_card(df, settings, values, name=man.get("name") or str(spec),
                      architecture=arch, level=level)
+    card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model))
+    return card
 
 
 def write_card(card: dict[str, Any], out_md: str | Path, out_json: str | Path) -> None:
