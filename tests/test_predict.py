@@ -175,3 +175,14 @@ def test_model_specs_resolve(tmp_path, tiny_bert):
     assert got["name"] == "m0" and got["weights"] == str(tmp_path / "results/models/m0/weights")
     with pytest.raises(ReferenceError, match="neither a manifest"):
         resolve_model("./no/such/model", settings)
+
+
+def test_model_whose_width_the_product_quantizer_cannot_split_is_refused():
+    from types import SimpleNamespace
+
+    from latentgeom.predict import check_fits
+
+    settings = {"quantizers": {"product": {"spec": {"method": "pq", "M": 4, "nbits": 8}}}}
+    check_fits(SimpleNamespace(config=SimpleNamespace(hidden_size=32)), settings, "ok")
+    with pytest.raises(ReferenceError, match="hidden size 30 .*M=4"):
+        check_fits(SimpleNamespace(config=SimpleNamespace(hidden_size=30)), settings, "odd")

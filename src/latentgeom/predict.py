@@ -168,6 +168,17 @@ def measure_model(model, tokenizer, settings: dict[str, Any], *, device: str = "
     return flatten_measures({**both["paper"], "authors": both["authors"]})
 
 
+def check_fits(model, settings: dict[str, Any], name: str) -> None:
+    """Before embedding: the reference's product quantizers must split the model's width."""
+    d = int(model.config.hidden_size)
+    for g, q in settings["quantizers"].items():
+        M = int(q["spec"]["M"])
+        if q["spec"]["method"] == "pq" and d % M:
+            raise ReferenceError(f"model {name}: hidden size {d} is not divisible by the "
+                                 f"reference's product quantizer {g!r} (M={M}); its measures "
+                                 "cannot be computed under the reference's settings")
+
+
 def _finite(v: Any) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
@@ -312,6 +323,7 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
     else:
         model, tok = load_from_manifest(man)
     arch = architecture or man.get("architecture") or None
+    check_fits(model, settings, str(spec))
     values = measure_model(model, tok, settings, device=device)
     card = make_card(df, settings, values, name=man.get("name") or str(spec),
                      architecture=arch, level=level)
