@@ -42,6 +42,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/latent.smk"
 include: "workflow/rules/glue.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -108,6 +108,15 @@ def _manifest_for(model: str) -> dict[str, Any]:
                             "(config.json)")
 
 
+def _predict(a: argparse.Namespace) -> None:
+    from .predict import card_markdown, predict, write_card
+
+    card = predict(a.model, a.reference, architecture=a.architecture, sequences=a.sample,
+                   variant=a.variant, device=a.device)
+    write_card(card, f"{a.out}.md", f"{a.out}.json")
+    print(card_markdown(card))
+
+
 def _finetune(a: argparse.Namespace) -> None:
     import json
 
@@ -229,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=float, required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--scope", default="encoder_weights", choices=["encoder_weights",
-                                                                  "encoder_all"])
+                                                                  "encoder_all",
+                                                                  "block_weights"])
     s.add_argument("--name")
     s.add_argument("--architecture")
     s.add_argument("--weights", metavar="DIR", help="also save the perturbed weights here")
@@ -339,6 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "was built from the files beside it (fingerprints)")
     s.add_argument("results", nargs="?", default="results")
     s.set_defaults(func=_verify)
+
+    s = sub.add_parser("predict", help="a model's geometry and predicted GLUE average from a "
+                       "reference run's tables/models.csv (a Markdown + JSON card)")
+    s.add_argument("model", help="manifest | model of the reference run | model folder | hub:ID")
+    s.add_argument("--reference", required=True, help="a finished run's tables/models.csv")
+    s.add_argument("--architecture", help="the reference architecture the model belongs to "
+                   "(default: its manifest's; unknown: fits without the architecture term)")
+    s.add_argument("--sample", help="refuse unless the reference was measured on this file")
+    s.add_argument("--variant", choices=["paper", "authors"],
+                   help="refuse unless the reference's analysis used these definitions")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--out", default="card", help="writes OUT.md and OUT.json (default: card)")
+    s.set_defaults(func=_predict)
 
     s = sub.add_parser("check-config", help="check config files as a run would (YAML syntax "
                        "with file:line, duplicated keys, the config schema, cross-field rules)")

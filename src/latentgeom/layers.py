@@ -30,7 +30,9 @@ def model_depth(source: str) -> int | None:
     if not cfg.is_file():
         return None
     try:
-        return int(json.loads(cfg.read_text())["num_hidden_layers"])
+        from .preflight import DEPTH_KEYS, config_field
+
+        return int(config_field(json.loads(cfg.read_text()), DEPTH_KEYS))
     except (ValueError, KeyError, TypeError):
         return None
 

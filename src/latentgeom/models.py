@@ -28,7 +28,12 @@ import numpy as np
 #: Perturbation scopes. ``encoder_weights`` is the paper's (NOTES.md): every parameter of the
 #: encoder stack whose name ends in ``weight`` (attention and feed-forward matrices, LayerNorm
 #: gains), no biases, no embeddings, no pooler. ``encoder_all`` also perturbs the encoder biases.
-SCOPES = ("encoder_weights", "encoder_all")
+#: Both select by BERT/RoBERTa parameter names. ``block_weights`` selects by structure, for any
+#: family (:func:`block_weight_names`): the weight of every linear map and every normalisation
+#: module inside the model's transformer blocks; for BERT and RoBERTa it is ``encoder_weights``.
+SCOPES = ("encoder_weights", "encoder_all", "block_weights")
+#: Scopes that need the module tree (not only parameter names): :func:`scope_names`.
+STRUCTURAL_SCOPES = ("block_weights",)
 
 
 class SourceError(ValueError):
@@ -100,12 +105,23 @@ def load_config(spec: str, **kwargs):
                          "names no known model type") from exc
 
 
+def ensure_pad_token(tokenizer):
+    """A tokenizer without a pad token (GPT-2, Llama) gets its EOS token as pad, as Transformers
+    recommends for decoders; batches are padded with it and masked (embedding: by length;
+    fine-tuning: the attention mask, and the head reads the last non-pad token). In place;
+    returns the tokenizer."""
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_tokenizer(spec: str):
-    """``AutoTokenizer`` of a model source (its class chosen with :func:`load_config`'s help)."""
+    """``AutoTokenizer`` of a model source (its class chosen with :func:`load_config`'s help),
+    with a pad token (:func:`ensure_pad_token`)."""
     from transformers import AutoTokenizer
 
     resolved = resolve_source(spec)
-    return AutoTokenizer.from_pretrained(resolved, config=load_config(resolved))
+    return ensure_pad_token(AutoTokenizer.from_pretrained(resolved, config=load_config(resolved)))
 
 
 def load_base(spec: str, *, with_tokenizer: bool = True):
@@ -146,12 +162,94 @@ def is_perturbed(name: str, scope: str = "encoder_weights") -> bool:
     """
     if scope not in SCOPES:
         raise ValueError(f"perturbation scope must be one of {SCOPES}, got {scope!r}")
+    if scope in STRUCTURAL_SCOPES:
+        raise ValueError(f"perturbation scope {scope!r} is found from the module tree, not from "
+                         "a parameter name: use scope_names(model, scope)")
     n = _strip_prefix(name)
     if not n.startswith("encoder."):
         return False
     if scope == "encoder_weights":
         return n.endswith("weight")
     return n.endswith(("weight", "bias"))
+
+
+def _is_linear(module) -> bool:
+    import torch
+    from transformers.pytorch_utils import Conv1D  # GPT-2's linear map (weight transposed)
+
+    return isinstance(module, (torch.nn.Linear, Conv1D))
+
+
+def _is_norm(module) -> bool:
+    """A normalisation module: torch's, or a leaf class named ``*Norm*`` (RMSNorm, T5LayerNorm)."""
+    import torch
+
+    norms = (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.modules.batchnorm._BatchNorm,
+             *((torch.nn.RMSNorm,) if hasattr(torch.nn, "RMSNorm") else ()))
+    if isinstance(module, norms):
+        return True
+    return "norm" in type(module).__name__.lower() and not any(True for _ in module.children())
+
+
+def transformer_blocks(model) -> list[str]:
+    """Module names of the model's stacks of transformer blocks, found from the module tree.
+
+    A stack is an ``nn.ModuleList`` of modules of one class that hold at least one linear map
+    and are not inside another such list (BERT ``encoder.layer``, DistilBERT
+    ``transformer.layer``, GPT-2 ``h``, Llama and ModernBERT ``layers``; both stacks of an
+    encoder-decoder). Raises ``ValueError`` naming the model class when there is none.
+    """
+    import torch
+
+    found = []
+    for name, mod in model.named_modules():
+        if not isinstance(mod, torch.nn.ModuleList) or len(mod) == 0:
+            continue
+        if len({type(c) for c in mod}) != 1:
+            continue
+        if not any(_is_linear(m) for m in mod.modules()):
+            continue
+        if any(name.startswith(f"{outer}.") for outer in found):
+            continue
+        found.append(name)
+    if not found:
+        raise ValueError(f"{type(model).__name__}: no stack of transformer blocks (a ModuleList "
+                         "of identical modules holding linear maps) in its module tree; use a "
+                         "name-based perturbation scope (encoder_weights)")
+    return found
+
+
+def block_weight_names(model) -> list[str]:
+    """Eq. 1's ``block_weights`` scope: state-dict names of the ``weight`` of every linear map
+    (``nn.Linear``, GPT-2's ``Conv1D``) and every normalisation module (LayerNorm, RMSNorm)
+    inside the transformer blocks (:func:`transformer_blocks`). No biases, no embeddings, no
+    modules outside the blocks (embedding projections, final norms, poolers, heads)."""
+    stacks = transformer_blocks(model)
+    state = model.state_dict()
+    out = []
+    for name, mod in model.named_modules():
+        if not any(name.startswith(f"{s}.") for s in stacks):
+            continue
+        if getattr(mod, "_parameters", {}).get("weight") is None:
+            continue
+        if _is_linear(mod) or _is_norm(mod):
+            key = f"{name}.weight"
+            if key not in state:
+                raise RuntimeError(f"{type(model).__name__}: parameter {key} is not in its "
+                                   "state dict")
+            out.append(key)
+    return out
+
+
+def scope_names(model, scope: str = "encoder_weights") -> list[str]:
+    """State-dict names of ``model`` that Eq. 1 perturbs under ``scope``, in state-dict order."""
+    if scope not in SCOPES:
+        raise ValueError(f"perturbation scope must be one of {SCOPES}, got {scope!r}")
+    state = model.state_dict()
+    if scope == "block_weights":
+        chosen = set(block_weight_names(model))
+        return [n for n in state if n in chosen]
+    return [n for n in state if is_perturbed(n, scope)]
 
 
 def noise(name: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -180,8 +278,10 @@ def check_alpha(alpha: float) -> float:
 
 
 def perturb_state_dict(state: dict[str, Any], alpha: float, seed: int,
-                       scope: str = "encoder_weights") -> tuple[dict[str, Any], list[str]]:
-    """Apply Eq. 1 to the tensors of ``state`` selected by ``scope``.
+                       scope: str = "encoder_weights", *,
+                       names: Iterable[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Apply Eq. 1 to the tensors of ``state`` selected by ``scope`` (or exactly ``names``, as
+    :func:`scope_names` gives them; a structural scope needs them).
 
     Returns the new state dict (unselected tensors are the same objects) and the names changed.
     ``alpha == 0`` returns the weights unchanged (bit for bit).
@@ -189,10 +289,18 @@ def perturb_state_dict(state: dict[str, Any], alpha: float, seed: int,
     import torch
 
     alpha = check_alpha(alpha)
+    if names is not None:
+        chosen = set(names)
+        unknown = sorted(chosen - set(state))
+        if unknown:
+            raise KeyError(f"perturb: tensor(s) {unknown[:5]} are not in the state dict")
+    elif scope in STRUCTURAL_SCOPES:
+        raise ValueError(f"perturbation scope {scope!r} needs the model: pass "
+                         f"names=scope_names(model, {scope!r})")
     out = dict(state)
     changed = []
     for name, tensor in state.items():
-        if not is_perturbed(name, scope):
+        if not (name in chosen if names is not None else is_perturbed(name, scope)):
             continue
         changed.append(name)
         if alpha == 0.0:
@@ -226,7 +334,8 @@ def perturbed_model(base: str, alpha: float, seed: int, scope: str = "encoder_we
     """Load ``base`` and return ``(model, tokenizer, changed_names)`` with Eq. 1 applied."""
     alpha = check_alpha(alpha)
     model, tok = load_base(base)
-    state, changed = perturb_state_dict(model.state_dict(), alpha, seed, scope)
+    state, changed = perturb_state_dict(model.state_dict(), alpha, seed, scope,
+                                        names=scope_names(model, scope))
     if alpha > 0:
         model.load_state_dict(state)
     return model, tok, changed

@@ -241,9 +241,23 @@ def model_hidden_size(source: str) -> int | None:
     if not cfg.is_file():
         return None  # a bare hub id
     try:
-        return int(json.loads(cfg.read_text())["hidden_size"])
+        return int(config_field(json.loads(cfg.read_text()), HIDDEN_SIZE_KEYS))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+#: The keys a family's ``config.json`` names its width and depth by (GPT-2 ``n_embd``/``n_layer``,
+#: DistilBERT ``dim``/``n_layers``; Transformers maps them with each config's ``attribute_map``).
+HIDDEN_SIZE_KEYS = ("hidden_size", "n_embd", "dim", "d_model")
+DEPTH_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
+
+
+def config_field(cfg: dict[str, Any], keys: tuple[str, ...]):
+    """The first of ``keys`` that a raw ``config.json`` holds; ``KeyError`` if none."""
+    for k in keys:
+        if k in cfg:
+            return cfg[k]
+    raise KeyError(keys[0])
 
 
 def _embedded_rows(config: dict[str, Any]) -> int | None:

@@ -168,4 +168,20 @@ def all_targets():
         *([res("analysis/table2_uncertainty.csv")] if BOOTSTRAP["n"] else []),
         *([res("analysis/sensitivity.csv"), res("figures/sensitivity.png")] if SENSITIVITY else []),
         *([res("analysis/layers.csv"), res("figures/layers.png")] if LAYERS else []),
+        *predict_targets(),  # predict.smk: cards of predict.models (none by default)
     ]
+
+
+# latentgeom predict (predict.smk): the cards of predict.models.
+PREDICT = config["predict"]
+
+
+def predict_targets():
+    return [res(f"predict/{n}.{ext}") for n in sorted(PREDICT["models"]) for ext in ("md", "json")]
+
+
+def predict_inputs(wc):
+    """The reference table; this run's own also waits for its analysis (the primary variant)."""
+    if PREDICT["reference"]:
+        return {"table": PREDICT["reference"]}
+    return {"table": res("tables/models.csv"), "analysis": res("analysis/table2.csv")}

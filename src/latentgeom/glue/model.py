@@ -25,7 +25,8 @@ def classification_model(manifest: dict[str, Any], num_labels: int, problem_type
     The config is the unperturbed base's (or, for a model with stored weights, the stored one);
     the encoder weights come from :func:`latentgeom.models.load_from_manifest` (perturbation
     rebuilt and checksum-verified, or stored weights loaded); the classification head is
-    initialised under ``seed``. Returns ``(model, tokenizer)``.
+    initialised under ``seed``; a config without a pad token id (a decoder) gets the
+    tokenizer's. Returns ``(model, tokenizer)``.
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -34,6 +35,14 @@ def classification_model(manifest: dict[str, Any], num_labels: int, problem_type
     encoder, tok = load_from_manifest(manifest, verify=verify)
     config_src = manifest["weights"] if manifest.get("weights") else manifest["base"]
     config = load_config(config_src, num_labels=num_labels, problem_type=problem_type)
+    if getattr(config, "pad_token_id", None) is None:
+        # A decoder's head reads the last token that is not padding: it needs the pad id that
+        # the batches use (the tokenizer's, EOS when it had none: models.ensure_pad_token).
+        if tok.pad_token_id is None:
+            raise GlueDataError(f"model {manifest.get('name')!r}: neither its config nor its "
+                                f"tokenizer ({type(tok).__name__}) has a pad or EOS token; "
+                                "batches of examples cannot be padded")
+        config.pad_token_id = int(tok.pad_token_id)
     set_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
     missing, unexpected = model.base_model.load_state_dict(encoder.state_dict(), strict=False)
@@ -60,3 +69,19 @@ def check_vocabulary(model, meta: dict[str, Any], splits: dict[str, TokenizedSpl
             f"{meta['tokenizer']!r} has {meta['vocab_size']} tokens (largest id in the data "
             f"{max_id}): the vocabulary does not fit the tokenizer")
 
+
+
+def drop_unused_inputs(model, splits: dict[str, TokenizedSplit]) -> list[str]:
+    """Drop the cached token type ids when the model's ``forward`` takes none (DistilBERT,
+    ModernBERT, Llama: a WordPiece tokenizer still writes them for sentence pairs). In place;
+    returns the names of the inputs dropped."""
+    import inspect
+
+    if "token_type_ids" in inspect.signature(model.forward).parameters:
+        return []
+    dropped = []
+    for split in splits.values():
+        if split.token_type_ids is not None:
+            split.token_type_ids = None
+            dropped = ["token_type_ids"]
+    return dropped

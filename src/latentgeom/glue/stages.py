@@ -29,7 +29,7 @@ from .checkpoint import ScratchLock, remove_scratch, scratch_dir
 from .data import GlueDataError, build_cache, load_cache
 from .hparams import Hyperparameters
 from .minibench import build_minibench
-from .model import check_vocabulary, classification_model
+from .model import check_vocabulary, classification_model, drop_unused_inputs
 from .tasks import get_task, glue_average
 from .train import train_and_evaluate
 
@@ -96,6 +96,8 @@ def finetune_stage(*, manifest: dict[str, Any] | str | os.PathLike, task: str,
     model, tok = classification_model(manifest, task_.num_labels, task_.problem_type,
                                       seed=hp.seed)
     check_vocabulary(model, meta, splits, name)
+    for dropped in drop_unused_inputs(model, splits):
+        print(f"note: {type(model).__name__} takes no {dropped}; the cached ones are not used")
     fp = _fingerprint(model=name, checksum=manifest.get("checksum"), alpha=manifest.get("alpha"),
                       seed=manifest.get("seed"), base=manifest.get("base"), task=task_.name,
                       data=meta["data_sha256"], tokenizer=meta["tokenizer"], hp=asdict(hp),

@@ -64,6 +64,15 @@ def evaluate(model, split: TokenizedSplit, task: Task, *, batch_size: int, devic
     return preds, compute_metrics(task.metric, preds, split.labels)
 
 
+def decays(name: str) -> bool:
+    """Whether AdamW's weight decay applies to parameter ``name``: not to biases nor to the
+    normalisation gains of any family (BERT ``LayerNorm``, DistilBERT ``*_layer_norm``, Llama
+    ``*_layernorm``/``norm``, ModernBERT ``*_norm``, GPT-2 ``ln_*``), as run_glue's rule for
+    BERT (no decay for ``bias`` and ``LayerNorm.weight``)."""
+    module = name.rsplit(".", 2)[-2] if "." in name else name
+    return not (name.endswith("bias") or "norm" in module.lower() or module.startswith("ln_"))
+
+
 def train_and_evaluate(model, task: Task, splits: dict[str, TokenizedSplit],
                        hp: Hyperparameters, *, device: str = "cpu",
                        checkpoint: Path | None = None, fingerprint: str = "",
@@ -77,8 +86,7 @@ def train_and_evaluate(model, task: Task, splits: dict[str, TokenizedSplit],
     model.to(device)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n
-         else decay).append(p)
+        (decay if decays(n) else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=hp.learning_rate, betas=(hp.adam_beta1, hp.adam_beta2),

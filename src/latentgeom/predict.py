@@ -1,0 +1,348 @@
+"""``latentgeom predict``: one model's geometry and its GLUE average predicted from a reference.
+
+A *reference* is a finished run's ``tables/models.csv`` inside its results folder. Everything
+that makes a measure value comparable is read from that run's provenance, never assumed:
+
+- the sample: ``sample/sequences.txt`` (its SHA-256 recorded in the card);
+- embedding: ``embed.layer``, ``batch_size`` and ``max_length`` of ``latent/*/embeddings.json``;
+- each quantizer (a measure group such as ``additive``): method, M, nbits, seed and train size
+  of ``latent/*/quantized_<name>.npz``;
+- the measures' seed (``measures/*.json``) and the primary definition (``analysis/table2.csv``'s
+  ``variant``; the config's ``measures.variant``).
+
+Every model of the reference must agree on these, and whatever the caller pins (a sample file,
+quantizer settings, a variant) must equal them: a mismatch is refused before any model is
+loaded. The model is then embedded, quantized and measured exactly as the reference's models
+were (:mod:`latentgeom.embed`, :mod:`latentgeom.quantize`, :mod:`latentgeom.measures`), and each
+measure's OLS fit of the reference (``glue_average ~ measure + architecture`` on its perturbed
+models, Section 4; without the architecture term when the model's architecture is not among
+them) gives a prediction with its 95% prediction interval. The card also carries, per measure,
+where the value falls in the reference's range (extrapolation flagged), the reference's Pearson
+r per architecture and its LM MSE on the non-standard models, so that a weak predictor is not
+mistaken for a strong one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import TARGET, analyze, fit_ols, measure_columns, select_variant, to_markdown
+
+
+class ReferenceError(ValueError):
+    """A reference that cannot be used, or that does not match what the caller asked for."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _one(values: dict[str, Any], what: str, table: Path) -> Any:
+    """The single value every reference model has for ``what``; refuse if they differ."""
+    distinct = {json.dumps(v, sort_keys=True): m for m, v in values.items()}
+    if len(distinct) > 1:
+        (a, ma), (b, mb) = list(distinct.items())[:2]
+        raise ReferenceError(f"reference {table}: its models disagree on {what} ({ma}: {a}, "
+                             f"{mb}: {b}); a prediction needs one setting")
+    if not distinct:
+        raise ReferenceError(f"reference {table}: no model has {what} in its provenance")
+    return json.loads(next(iter(distinct)))
+
+
+def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
+    """``(models table, settings)`` of a reference run (see the module docstring)."""
+    import pandas as pd
+
+    from .integrity import sha256_file
+
+    table = Path(table)
+    if not table.is_file():
+        raise ReferenceError(f"reference {table} does not exist")
+    df = pd.read_csv(table)
+    for c in ("model", "architecture", "kind", TARGET):
+        if c not in df.columns:
+            raise ReferenceError(f"reference {table}: missing column {c!r} (expected a run's "
+                                 "tables/models.csv)")
+    results = table.resolve().parent.parent
+    sequences = results / "sample" / "sequences.txt"
+    if not sequences.is_file():
+        raise ReferenceError(f"reference {table}: its run's sample {sequences} is missing (the "
+                             "reference must sit in its results folder, tables/models.csv)")
+    groups = sorted({c.removeprefix("authors:").split(".", 1)[0] for c in
+                     measure_columns(df, None)} - {"spread"})
+    embed, quant, mseed = {}, {g: {} for g in groups}, {}
+    for name in df["model"].astype(str):
+        latent = results / "latent" / name
+        if (latent / "embeddings.json").is_file():
+            cfg = _read_json(latent / "embeddings.json")["config"]
+            embed[name] = {k: cfg.get(k) for k in ("layer", "batch_size", "max_length")}
+        for g in groups:
+            q = latent / f"quantized_{g}.npz"
+            if q.is_file():
+                with np.load(q, allow_pickle=False) as z:
+                    meta = json.loads(str(z["meta"]))
+                cfg = meta["config"]
+                quant[g][name] = {"spec": {k: cfg["spec"][k] for k in ("method", "M", "nbits")},
+                                  "seed": cfg.get("seed", 0), "train_size": cfg.get("train_size")}
+        m = results / "measures" / f"{name}.json"
+        if m.is_file():
+            mseed[name] = (_read_json(m).get("provenance") or {}).get("config", {}).get("seed", 0)
+    variant = "paper"
+    t2 = results / "analysis" / "table2.csv"
+    if t2.is_file():
+        v = pd.read_csv(t2).get("variant")
+        if v is not None and len(v):
+            variant = str(v.iloc[0])
+    settings = {
+        "table": str(table), "results": str(results), "sequences": str(sequences),
+        "sequences_sha256": sha256_file(sequences),
+        "embed": _one(embed, "embedding settings (layer, batch_size, max_length)", table),
+        "quantizers": {g: _one(quant[g], f"quantizer {g!r} settings", table) for g in groups},
+        "measures_seed": _one(mseed, "the measures' seed", table),
+        "variant": variant,
+    }
+    return df, settings
+
+
+def check_request(settings: dict[str, Any], *, sequences: str | Path | None = None,
+                  quantizers: dict[str, dict[str, Any]] | None = None,
+                  variant: str | None = None, layer: int | None = None) -> None:
+    """Refuse what the caller pinned when it differs from the reference's settings."""
+    from .integrity import sha256_file
+
+    ref = settings["table"]
+    if sequences is not None and sha256_file(sequences) != settings["sequences_sha256"]:
+        raise ReferenceError(
+            f"sample {sequences} is not the one reference {ref} was measured on "
+            f"({settings['sequences']}): measures on other samples are not comparable; leave "
+            "the sample out to use the reference's")
+    for name, spec in (quantizers or {}).items():
+        have = settings["quantizers"].get(name)
+        if have is None:
+            raise ReferenceError(f"quantizer {name!r}: reference {ref} has none (it has "
+                                 f"{sorted(settings['quantizers'])})")
+        want = {k: spec[k] for k in ("method", "M", "nbits") if k in spec}
+        got = {k: have["spec"][k] for k in want}
+        extra = {k: spec[k] for k in ("seed", "train_size") if k in spec}
+        if want != got or any(have[k] != v for k, v in extra.items()):
+            raise ReferenceError(
+                f"quantizer {name!r}: asked for {want | extra}, reference {ref} used "
+                f"{have['spec'] | {'seed': have['seed'], 'train_size': have['train_size']}}; "
+                "measures of other quantizers are not comparable")
+    if variant is not None and variant != settings["variant"]:
+        raise ReferenceError(f"measures.variant {variant!r}: reference {ref}'s analysis used "
+                             f"{settings['variant']!r}")
+    if layer is not None and layer != settings["embed"]["layer"]:
+        raise ReferenceError(f"embed.layer {layer}: reference {ref} embedded layer "
+                             f"{settings['embed']['layer']}")
+
+
+def measure_model(model, tokenizer, settings: dict[str, Any], *, device: str = "auto",
+                  use_gpu: bool | str = False) -> dict[str, float]:
+    """Every measure of ``model`` under the reference's settings, flattened as the model table
+    names them (``<group>.<name>`` and ``authors:<group>.<name>``)."""
+    from . import embed, measures
+    from .quantize import quantize
+    from .stages import flatten_measures, read_sequences
+
+    seqs = read_sequences(settings["sequences"])
+    e = settings["embed"]
+    X, _ = embed.embed_sequences(model, tokenizer, seqs, layer=e["layer"],
+                                 batch_size=e["batch_size"], max_length=e["max_length"],
+                                 device=device, progress=False)
+    if not np.isfinite(X).all():
+        raise FloatingPointError("predict: the model produced NaN/Inf vectors")
+    quantized = {}
+    for name, q in settings["quantizers"].items():
+        res = quantize(X, q["spec"]["method"], int(q["spec"]["M"]), int(q["spec"]["nbits"]),
+                       seed=q["seed"], train_size=q["train_size"], use_gpu=use_gpu)
+        quantized[name] = (res["codes"], res["codebooks"], res["kind"])
+    both = measures.measure_variants(X, quantized, measures.VARIANTS,
+                                     seed=settings["measures_seed"])
+    return flatten_measures({**both["paper"], "authors": both["authors"]})
+
+
+def check_fits(model, settings: dict[str, Any], name: str) -> None:
+    """Before embedding: the reference's product quantizers must split the model's width."""
+    d = int(model.config.hidden_size)
+    for g, q in settings["quantizers"].items():
+        M = int(q["spec"]["M"])
+        if q["spec"]["method"] == "pq" and d % M:
+            raise ReferenceError(f"model {name}: hidden size {d} is not divisible by the "
+                                 f"reference's product quantizer {g!r} (M={M}); its measures "
+                                 "cannot be computed under the reference's settings")
+
+
+def _finite(v: Any) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def make_card(reference, settings: dict[str, Any], values: dict[str, float], *, name: str,
+              architecture: str | None = None, level: float = 0.95) -> dict[str, Any]:
+    """The prediction card: per measure its value, place in the reference's range, prediction
+    and prediction interval, and the reference's r and LM MSE."""
+    import pandas as pd
+
+    variant = settings["variant"]
+    ref = select_variant(reference, variant)
+    with warnings.catch_warnings():  # statsmodels' notes on small samples, in its summaries
+        warnings.simplefilter("ignore")
+        res = analyze(reference, variant=variant)
+    t2 = res["table2"].set_index("measure")
+    pert = ref[ref["kind"] == "perturbed"]
+    archs = sorted(set(pert["architecture"].astype(str)))
+    prefix = "authors:" if variant == "authors" else ""
+    rows = []
+    for m in measure_columns(ref):
+        x = values.get(prefix + m, float("nan"))
+        col = pd.to_numeric(pert[m], errors="coerce").replace([np.inf, -np.inf], np.nan).dropna()
+        lo, hi = (float(col.min()), float(col.max())) if len(col) else (math.nan, math.nan)
+        row: dict[str, Any] = {"measure": m, "value": _finite(x),
+                               "reference_min": _finite(lo), "reference_max": _finite(hi)}
+        row["position"] = _finite((x - lo) / (hi - lo)) if np.isfinite(x) and hi > lo else None
+        row["extrapolated"] = bool(np.isfinite(x) and len(col) and not lo <= x <= hi)
+        with_arch = architecture in archs
+        fit = fit_ols(ref, m, with_arch)
+        row["model_formula"] = None if fit is None else fit.model.formula
+        row.update(predicted=None, pi_low=None, pi_high=None)
+        if fit is not None and np.isfinite(x):
+            frame = pd.DataFrame({m: [x], "architecture": [architecture or archs[0]]})
+            sf = fit.get_prediction(frame).summary_frame(alpha=1 - level)
+            row.update(predicted=_finite(sf["mean"].iloc[0]),
+                       pi_low=_finite(sf["obs_ci_lower"].iloc[0]),
+                       pi_high=_finite(sf["obs_ci_upper"].iloc[0]))
+        r = t2.loc[m] if m in t2.index else None
+        row["r"] = {a: (None if r is None else _finite(r.get(f"r_{a}", math.nan)))
+                    for a in archs}
+        row["lm_mse"] = None if r is None else _finite(r["lm_mse"])
+        rows.append(row)
+    return {"model": name, "architecture": architecture,
+            "architecture_in_reference": architecture in archs,
+            "reference": {k: settings[k] for k in ("table", "sequences", "sequences_sha256",
+                                                    "embed", "quantizers", "measures_seed",
+                                                    "variant")},
+            "reference_models": {"perturbed": int(len(pert)),
+                                 "nonstandard": int((ref["kind"] == "nonstandard").sum()),
+                                 "architectures": archs},
+            "level": level, "measures": rows}
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The card as Markdown: a header, the settings, one table row per measure."""
+    import pandas as pd
+
+    ref = card["reference"]
+    arch = card["architecture"]
+    known = card["reference_models"]["architectures"]
+    fit_note = (f"fits with the architecture term ({arch})" if card["architecture_in_reference"]
+                else "fits without the architecture term (the model's architecture "
+                f"{arch!r} is not among the reference's {known})")
+    lines = [f"# Geometry and predicted GLUE average: {card['model']}", "",
+             f"Reference: `{ref['table']}` ({card['reference_models']['perturbed']} perturbed, "
+             f"{card['reference_models']['nonstandard']} non-standard models); {fit_note}.",
+             f"Sample `{ref['sequences']}` (sha256 {ref['sequences_sha256'][:12]}…), layer "
+             f"{ref['embed']['layer']}, quantizers "
+             + ", ".join(f"{g}: {q['spec']['method']} M={q['spec']['M']} "
+                         f"nbits={q['spec']['nbits']}" for g, q in ref["quantizers"].items())
+             + f"; {ref['variant']} definitions.", "",
+             f"Prediction interval: {card['level']:.0%}. range: the reference's perturbed "
+             "models' values; position: 0 at their minimum, 1 at their maximum (*extrapolated*: "
+             "outside). r: the reference's Pearson r (measure vs. GLUE average) per "
+             "architecture (none with fewer than 3 models); LM MSE: its error on its "
+             "non-standard models.", ""]
+    table = []
+    for r in card["measures"]:
+        pos = "" if r["position"] is None else f"{r['position']:.2f}"
+        table.append({
+            "measure": r["measure"], "value": r["value"],
+            "range": "" if r["reference_min"] is None else
+            f"[{r['reference_min']:.4g}, {r['reference_max']:.4g}]",
+            "position": pos + (" *extrapolated*" if r["extrapolated"] else ""),
+            "predicted": r["predicted"],
+            "95% PI": "" if r["pi_low"] is None else f"[{r['pi_low']:.3f}, {r['pi_high']:.3f}]",
+            "r": ", ".join(f"{a} {v:.2f}" for a, v in r["r"].items() if v is not None) or "–",
+            "LM MSE": r["lm_mse"]})
+    df = pd.DataFrame(table)
+    for c in ("value", "predicted", "LM MSE"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return "\n".join(lines) + "\n" + to_markdown(df, ".4g")
+
+
+def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """A manifest for ``spec``: a manifest JSON (or a folder holding one), a model of the
+    reference's run by name (its ``models/<name>/manifest.json``), a local model folder or a hub
+    id (``hub:ORG/NAME``), the last two as a pretrained model used as it is."""
+    from .io import read_json
+    from .models import SourceError, make_manifest, resolve_source
+
+    p = Path(spec)
+    if p.is_file():
+        return read_json(p)
+    if (p / "manifest.json").is_file():
+        return read_json(p / "manifest.json")
+    run = Path(settings["results"]) / "models" / spec / "manifest.json"
+    if "/" not in spec and run.is_file():
+        man = read_json(run)
+        w = man.get("weights")
+        if w and not Path(w).is_absolute() and not Path(w).exists():
+            # written relative to the run's working directory, the results folder's parent
+            man["weights"] = str(Path(settings["results"]).parent / w)
+        return man
+    try:
+        source = resolve_source(spec)
+    except SourceError as e:
+        raise ReferenceError(f"model {spec!r}: neither a manifest, a model of the reference run "
+                             f"nor a model source ({e})") from None
+    name = spec.split(":", 1)[-1].rstrip("/").split("/")[-1] if ":" in spec.split("/")[0] \
+        else spec.rstrip("/").split("/")[-1]
+    return make_manifest(name=name, base=spec, alpha=None, seed=0, scope="",
+                         architecture="", kind="pretrained",
+                         weights=source if Path(source).is_dir() else None,
+                         extra={"tokenizer": spec})
+
+
+def predict(spec: str, reference: str | Path, *, architecture: str | None = None,
+            sequences: str | Path | None = None,
+            quantizers: dict[str, dict[str, Any]] | None = None, variant: str | None = None,
+            device: str = "auto", level: float = 0.95) -> dict[str, Any]:
+    """Card of model ``spec`` against ``reference`` (see the module docstring)."""
+    from .models import load_base, load_from_manifest, model_checksum
+
+    df, settings = read_reference(reference)
+    check_request(settings, sequences=sequences, quantizers=quantizers, variant=variant)
+    man = resolve_model(spec, settings)
+    if man.get("kind") == "pretrained":  # used as it is
+        model, tok = load_base(man["base"])
+    else:
+        model, tok = load_from_manifest(man)
+    arch = architecture or man.get("architecture") or None
+    check_fits(model, settings, str(spec))
+    values = measure_model(model, tok, settings, device=device)
+    card = make_card(df, settings, values, name=man.get("name") or str(spec),
+                     architecture=arch, level=level)
+    card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model))
+    return card
+
+
+def write_card(card: dict[str, Any], out_md: str | Path, out_json: str | Path) -> None:
+    from .io import write_json, write_text
+
+    write_json(out_json, card)
+    write_text(out_md, card_markdown(card))
+
+
+def predict_stage(*, source: str, reference: str | Path, out_md: str | Path,
+                  out_json: str | Path, architecture: str | None = None,
+                  device: str = "auto") -> dict[str, Any]:
+    """:func:`predict` written as a Markdown and a JSON card (rule ``predict``)."""
+    card = predict(source, reference, architecture=architecture, device=device)
+    write_card(card, out_md, out_json)
+    print(card_markdown(card))
+    return card

@@ -1,0 +1,188 @@
+"""latentgeom predict: the card's numbers against closed forms, and references refused.
+
+The end-to-end check (a leave-one-out reference reproduces the analysis' measures and
+predictions of a finished run; the rule) is in tests/test_families.py
+(test_dag_on_an_encoder_and_a_decoder)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from latentgeom.predict import (
+    ReferenceError,
+    card_markdown,
+    check_request,
+    make_card,
+    read_reference,
+)
+
+
+def reference_table() -> pd.DataFrame:
+    """Eight perturbed models of two architectures, two non-standard ones; one measure that
+    tracks the GLUE average, one that does not."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for arch, shift in (("a", 0.0), ("b", 0.1)):
+        for i in range(4):
+            pp = 1.0 + 0.5 * i + rng.normal(0, 0.05)
+            rows.append({"model": f"{arch}{i}", "architecture": arch, "kind": "perturbed",
+                         "glue_average": 0.9 - 0.2 * pp + shift + rng.normal(0, 0.01),
+                         "additive.PP": pp, "spread.EEE": rng.uniform(0.5, 0.9)})
+    rows.append({"model": "ns1", "architecture": "a", "kind": "nonstandard",
+                 "glue_average": 0.4, "additive.PP": 2.0, "spread.EEE": 0.7})
+    rows.append({"model": "ns2", "architecture": "b", "kind": "nonstandard",
+                 "glue_average": 0.6, "additive.PP": 1.2, "spread.EEE": 0.6})
+    return pd.DataFrame(rows)
+
+
+SETTINGS = {"table": "ref/tables/models.csv", "results": "ref", "sequences": "s.txt",
+            "sequences_sha256": "0" * 64, "embed": {"layer": -1, "batch_size": 16,
+                                                   "max_length": None},
+            "quantizers": {"additive": {"spec": {"method": "lsq", "M": 4, "nbits": 8},
+                                        "seed": 0, "train_size": 5000}},
+            "measures_seed": 0, "variant": "paper"}
+
+
+def ols_interval(X: np.ndarray, y: np.ndarray, x0: np.ndarray, level: float = 0.95):
+    """Prediction and prediction interval of OLS by the textbook formulas (numpy + t)."""
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    n, p = X.shape
+    s2 = float(np.sum((y - X @ beta) ** 2) / (n - p))
+    h = float(x0 @ np.linalg.inv(X.T @ X) @ x0)
+    t = stats.t.ppf(0.5 + level / 2, n - p)
+    yhat = float(x0 @ beta)
+    half = t * np.sqrt(s2 * (1 + h))
+    return yhat, yhat - half, yhat + half
+
+
+def test_card_prediction_and_interval_match_the_textbook():
+    ref = reference_table()
+    card = make_card(ref, SETTINGS, {"additive.PP": 1.7, "spread.EEE": 0.75}, name="new",
+                     architecture="b")
+    row = {r["measure"]: r for r in card["measures"]}["additive.PP"]
+    pert = ref[ref.kind == "perturbed"]
+    X = np.column_stack([np.ones(len(pert)), (pert.architecture == "b").astype(float),
+                         pert["additive.PP"]])
+    yhat, lo, hi = ols_interval(X, pert.glue_average.to_numpy(), np.array([1.0, 1.0, 1.7]))
+    assert row["predicted"] == pytest.approx(yhat, rel=1e-9)
+    assert (row["pi_low"], row["pi_high"]) == pytest.approx((lo, hi), rel=1e-9)
+    assert card["architecture_in_reference"] and "C(architecture)" in row["model_formula"]
+    # r per architecture, and LM MSE over the non-standard models, as the analysis has them
+    for arch, g in pert.groupby("architecture"):
+        assert row["r"][arch] == pytest.approx(np.corrcoef(g["additive.PP"], g.glue_average)[0, 1])
+    ns = ref[ref.kind == "nonstandard"]
+    fitted = [ols_interval(X, pert.glue_average.to_numpy(),
+                           np.array([1.0, float(a == "b"), v]))[0]
+              for a, v in zip(ns.architecture, ns["additive.PP"])]
+    assert row["lm_mse"] == pytest.approx(np.mean((ns.glue_average - fitted) ** 2))
+
+
+def test_card_range_position_and_extrapolation():
+    ref = reference_table()
+    pp = ref.loc[ref.kind == "perturbed", "additive.PP"]
+    inside = (pp.min() + pp.max()) / 2
+    card = make_card(ref, SETTINGS, {"additive.PP": inside, "spread.EEE": 5.0}, name="x",
+                     architecture="unknown-family")
+    rows = {r["measure"]: r for r in card["measures"]}
+    assert rows["additive.PP"]["position"] == pytest.approx(0.5)
+    assert not rows["additive.PP"]["extrapolated"]
+    assert rows["spread.EEE"]["extrapolated"] and rows["spread.EEE"]["position"] > 1
+    # an architecture the reference lacks: the fit without the architecture term
+    assert not card["architecture_in_reference"]
+    assert "C(architecture)" not in rows["additive.PP"]["model_formula"]
+    pert = ref[ref.kind == "perturbed"]
+    X = np.column_stack([np.ones(len(pert)), pert["additive.PP"]])
+    yhat, lo, hi = ols_interval(X, pert.glue_average.to_numpy(), np.array([1.0, inside]))
+    assert rows["additive.PP"]["predicted"] == pytest.approx(yhat, rel=1e-9)
+    md = card_markdown(card)
+    assert "*extrapolated*" in md and "without the architecture term" in md
+    assert md.count("\n| ") == 2 + 1  # header, separator is '|---', two measures
+
+
+def _run_folder(tmp_path, n_models=3, M=(4, 4, 4)):
+    """A results folder with the provenance files read_reference reads."""
+    res = tmp_path / "results"
+    (res / "sample").mkdir(parents=True)
+    (res / "sample/sequences.txt").write_text("a b c\nd e f\n")
+    rows = []
+    for i in range(n_models):
+        name = f"m{i}"
+        lat = res / "latent" / name
+        lat.mkdir(parents=True)
+        (lat / "embeddings.json").write_text(json.dumps(
+            {"config": {"layer": -1, "batch_size": 16, "max_length": None}}))
+        meta = {"config": {"spec": {"method": "pq", "M": M[i], "nbits": 4}, "seed": 0,
+                           "train_size": None}}
+        np.savez(lat / "quantized_product.npz", meta=np.array(json.dumps(meta)))
+        (res / "measures").mkdir(exist_ok=True)
+        (res / "measures" / f"{name}.json").write_text(json.dumps(
+            {"provenance": {"config": {"seed": 0}}}))
+        rows.append({"model": name, "architecture": "a", "kind": "perturbed", "alpha": 0.1 * i,
+                     "glue_average": 0.5, "product.PP": 1.0 + i, "spread.EEE": 0.5})
+    (res / "tables").mkdir()
+    pd.DataFrame(rows).to_csv(res / "tables/models.csv", index=False)
+    return res
+
+
+def test_reference_settings_are_read_and_pinned_ones_checked(tmp_path):
+    res = _run_folder(tmp_path)
+    _, settings = read_reference(res / "tables/models.csv")
+    assert settings["quantizers"] == {"product": {"spec": {"method": "pq", "M": 4, "nbits": 4},
+                                                  "seed": 0, "train_size": None}}
+    assert settings["embed"]["layer"] == -1 and settings["variant"] == "paper"
+    check_request(settings, sequences=res / "sample/sequences.txt",
+                  quantizers={"product": {"method": "pq", "M": 4, "nbits": 4}})
+    with pytest.raises(ReferenceError, match="quantizer 'additive'.*has none"):
+        check_request(settings, quantizers={"additive": {"method": "lsq"}})
+    with pytest.raises(ReferenceError, match="seed"):
+        check_request(settings, quantizers={"product": {"method": "pq", "seed": 1}})
+    with pytest.raises(ReferenceError, match="embed.layer"):
+        check_request(settings, layer=3)
+
+
+def test_reference_whose_models_disagree_is_refused(tmp_path):
+    res = _run_folder(tmp_path, M=(4, 8, 4))
+    with pytest.raises(ReferenceError, match="disagree on quantizer 'product'.*m1"):
+        read_reference(res / "tables/models.csv")
+
+
+def test_reference_outside_a_run_is_refused(tmp_path):
+    pd.DataFrame({"model": ["x"], "architecture": ["a"], "kind": ["perturbed"],
+                  "glue_average": [0.5]}).to_csv(tmp_path / "models.csv", index=False)
+    with pytest.raises(ReferenceError, match="sample"):
+        read_reference(tmp_path / "models.csv")
+    with pytest.raises(ReferenceError, match="does not exist"):
+        read_reference(tmp_path / "nope.csv")
+
+
+def test_model_specs_resolve(tmp_path, tiny_bert):
+    from latentgeom.predict import resolve_model
+
+    res = _run_folder(tmp_path)
+    settings = {"results": str(res)}
+    man = resolve_model(tiny_bert, settings)
+    assert man["kind"] == "pretrained" and man["weights"] == tiny_bert
+    assert resolve_model(f"path:{tiny_bert}", settings)["name"] == man["name"]
+    # a model of the reference run by name; its weights relative to the run's directory
+    (res / "models/m0").mkdir(parents=True)
+    (res / "models/m0/manifest.json").write_text(json.dumps(
+        {"name": "m0", "kind": "nonstandard", "weights": "results/models/m0/weights"}))
+    got = resolve_model("m0", settings)
+    assert got["name"] == "m0" and got["weights"] == str(tmp_path / "results/models/m0/weights")
+    with pytest.raises(ReferenceError, match="neither a manifest"):
+        resolve_model("./no/such/model", settings)
+
+
+def test_model_whose_width_the_product_quantizer_cannot_split_is_refused():
+    from types import SimpleNamespace
+
+    from latentgeom.predict import check_fits
+
+    settings = {"quantizers": {"product": {"spec": {"method": "pq", "M": 4, "nbits": 8}}}}
+    check_fits(SimpleNamespace(config=SimpleNamespace(hidden_size=32)), settings, "ok")
+    with pytest.raises(ReferenceError, match="hidden size 30 .*M=4"):
+        check_fits(SimpleNamespace(config=SimpleNamespace(hidden_size=30)), settings, "odd")
