@@ -18,13 +18,27 @@
 #      checkpoint"; compares the tables and GLUE scores byte for byte with the local run; checks
 #      that `snakemake -n` says "Nothing to be done", also after changing resources.gpu and
 #      resources.headroom; stops every daemon it started, by PID.
+# Every step has a time limit and every mode ends with a verdict line ("VERDICT <mode>: PASS|FAIL
+# (reason)"): the local run LOCAL_TIMEOUT s (default 3600), each SLURM run MODE_TIMEOUT s (default
+# 3600), each dry run 600 s, daemon start-up 60-120 s; a run past its limit is stopped (its
+# snakemake gets SIGINT, which scancels its jobs) and the mode FAILs with "timed out".
+# The default MODES is "none". "accounting" is opt-in: with plugin 2.8.0 its sacct status never
+# sees a job cancelled by hand as finished, so that mode is expected to end "timed out" (see
+# benchmarks/README.md).
+# DRYRUN=1 (no root, no SLURM, no clone: used by tests/test_slurm_check.py in the default test
+# suite) only writes the configurations and dry-runs them, locally and through $PROFILE.
 # Exit status: 0 pass, 1 fail, 77 skipped (not root / no apt-get / packages not installable).
-# Usage: [MODES="none accounting"] [KEEP=1] [REUSE=1] tools/slurm_check.sh [WORKDIR]
+# Usage: [MODES="none accounting"] [PROFILE=workflow/profiles/slurm] [KEEP=1] [REUSE=1] [DRYRUN=1]
+#        [LOCAL_TIMEOUT=s] [MODE_TIMEOUT=s] tools/slurm_check.sh [WORKDIR]
 set -uo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$REPO/.venv/bin/python}"
-MODES="${MODES:-none accounting}"
+MODES="${MODES:-none}"
+PROFILE="${PROFILE:-workflow/profiles/slurm}"
+DRYRUN="${DRYRUN:-0}"
+LOCAL_TIMEOUT="${LOCAL_TIMEOUT:-3600}"
+MODE_TIMEOUT="${MODE_TIMEOUT:-3600}"
 WORK="${1:-$(mktemp -d /tmp/latentgeom-slurm.XXXXXX)}"
 mkdir -p "$WORK" && chmod 700 "$WORK"
 LOG="$WORK/check.log"
@@ -32,7 +46,11 @@ PIDS=()
 T0=$(date +%s)
 
 say() { printf '[slurm-check %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" | tee -a "$LOG"; }
-fail() { say "FAIL: $*"; exit 1; }
+CURRENT_MODE=setup
+fail() { say "FAIL: $*"; say "VERDICT $CURRENT_MODE: FAIL ($*)"; exit 1; }
+# run_limited SECONDS CMD...: the command, stopped after SECONDS (SIGINT, then SIGKILL 60 s
+# later); exit status 124 when it timed out.
+run_limited() { local s=$1; shift; timeout -s INT -k 60 "$s" "$@"; }
 
 stop_daemons() {
     # Stop exactly the daemons this script started, newest first, by PID.
@@ -90,18 +108,23 @@ apt_install() {
 }
 
 # --- 1. prerequisites ------------------------------------------------------------------------
-if [[ $(id -u) -ne 0 ]]; then say "SKIP: needs root (starts slurmctld/slurmd/munged)"; exit 77; fi
-command -v slurmctld >/dev/null && command -v munged >/dev/null || apt_install slurm-wlm munge
-if [[ " $MODES " == *" accounting "* ]]; then
-    command -v slurmdbd >/dev/null && command -v mariadbd >/dev/null \
-        || apt_install slurmdbd mariadb-server
-fi
 [[ -x "$PY" ]] || fail "no Python at $PY (make setup first)"
-if ! "$PY" -c "import snakemake_executor_plugin_slurm" 2>/dev/null; then
-    say "installing snakemake-executor-plugin-slurm into $(dirname "$PY")"
-    "$PY" -m pip install -q "snakemake-executor-plugin-slurm>=2" >>"$LOG" 2>&1 || fail "pip install"
+if [[ "$DRYRUN" == 1 ]]; then
+    "$PY" -c "import snakemake_executor_plugin_slurm" 2>/dev/null \
+        || fail "DRYRUN=1 needs snakemake-executor-plugin-slurm in $(dirname "$PY") (the test extra)"
+else
+    if [[ $(id -u) -ne 0 ]]; then say "SKIP: needs root (starts slurmctld/slurmd/munged)"; exit 77; fi
+    command -v slurmctld >/dev/null && command -v munged >/dev/null || apt_install slurm-wlm munge
+    if [[ " $MODES " == *" accounting "* ]]; then
+        command -v slurmdbd >/dev/null && command -v mariadbd >/dev/null \
+            || apt_install slurmdbd mariadb-server
+    fi
+    if ! "$PY" -c "import snakemake_executor_plugin_slurm" 2>/dev/null; then
+        say "installing snakemake-executor-plugin-slurm into $(dirname "$PY")"
+        "$PY" -m pip install -q "snakemake-executor-plugin-slurm>=2,<3" >>"$LOG" 2>&1 || fail "pip install"
+    fi
+    say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES, profile: $PROFILE"
 fi
-say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES"
 
 HOST=$(hostname -s)
 CPUS=$(nproc)
@@ -217,19 +240,24 @@ EOF
         sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)' && break; sleep 1
     done
     sinfo -h -o "%P %D %T %c %m" | tee -a "$LOG" | grep -qE 'idle|mixed' || fail "node not idle"
-    if sacct -n >/dev/null 2>"$WORK/sacct.err"; then say "sacct works"
+    if timeout 30 sacct -n >/dev/null 2>"$WORK/sacct.err"; then say "sacct works"
     else say "sacct says: $(head -1 "$WORK/sacct.err")"; fi
 }
 
 # --- 2. clean clone, tiny config, local run ---------------------------------------------------
 # REUSE=1 keeps the clone and a finished local run of an earlier (failed or KEEP=1) check.
-if [[ "${REUSE:-0}" == 1 && -s "$WORK/local/results/tables/measures.csv" ]]; then
+# DRYRUN=1 uses this checkout as it is (uncommitted changes included) instead of a clone.
+if [[ "$DRYRUN" == 1 ]]; then
+    REUSED=0; rm -rf "$WORK/repo"; ln -sfn "$REPO" "$WORK/repo"
+    say "dry run of this checkout, $REPO"
+elif [[ "${REUSE:-0}" == 1 && -s "$WORK/local/results/tables/measures.csv" ]]; then
     REUSED=1; rm -rf "$WORK"/slurm-*
+    say "clone at $(git -C "$WORK/repo" rev-parse --short HEAD)"
 else
     REUSED=0; rm -rf "$WORK/repo" "$WORK/local" "$WORK"/slurm-*
     git clone -q "$REPO" "$WORK/repo" || fail "git clone"
+    say "clone at $(git -C "$WORK/repo" rev-parse --short HEAD)"
 fi
-say "clone at $(git -C "$WORK/repo" rev-parse --short HEAD)"
 export PYTHONPATH="$WORK/repo/src${PYTHONPATH:+:$PYTHONPATH}"   # the clone's package, not $REPO's
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 "$PY" - "$WORK" <<'EOF' || fail "writing the tiny config"
@@ -238,7 +266,8 @@ from pathlib import Path
 work = Path(sys.argv[1])
 cfg = yaml.safe_load((work / "repo/config/config.yaml").read_text())
 cfg["resources"] = {"gpu": "none"}            # the one documented CPU-cluster setting
-cfg["models"]["bases"]["minilm"].update(alphas=[0.0, 0.5], seeds=[0])
+# alphas/seeds replace the default's grid (an alpha in both is an error)
+cfg["models"]["bases"]["minilm"].update(alphas=[0.0, 0.5], seeds=[0], grid=[])
 cfg["nonstandard"] = {k: v for k, v in cfg["nonstandard"].items() if k == "minilm-shuffle"}
 cfg["sample"].update(n=80, representativeness_samples=2)
 cfg["quantize"]["train_size"] = None
@@ -253,11 +282,28 @@ cfg["resources"] = {"gpu": "auto", "headroom": 3.0}
 (work / "tiny_gpu.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 EOF
 SMK=("$PY" -m snakemake -s "$WORK/repo/Snakefile")
+# Dry runs: the tiny configuration locally, and through the profile (what the SLURM run submits).
+dry_run() {  # $1: label, $2: run folder, then snakemake arguments
+    local label=$1 dir=$2; shift 2
+    mkdir -p "$dir"
+    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$dir" -n "$@" ) \
+        >"$dir.dryrun.log" 2>&1 || fail "dry run $label (see $dir.dryrun.log)"
+    say "dry run $label: $(awk '$1 == "total" {print $2 " jobs"}' "$dir.dryrun.log" | tail -1)"
+}
+dry_run local "$WORK/dry-local" --cores "$CPUS"
+dry_run "--profile $PROFILE" "$WORK/dry-profile" --profile "$PROFILE"
+if [[ "$DRYRUN" == 1 ]]; then CURRENT_MODE=dryrun; say "VERDICT dryrun: PASS"; exit 0; fi
+
 mkdir -p "$WORK/local"
-say "local run (--cores $CPUS)$( ((REUSED)) && echo ': reused from an earlier check')"
+say "local run (--cores $CPUS, at most $LOCAL_TIMEOUT s)$( ((REUSED)) && echo ': reused from an earlier check')"
 t=$(date +%s)
-((REUSED)) || nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$WORK/local" --cores "$CPUS" \
-    >"$WORK/local.log" 2>&1 || fail "local run (see $WORK/local.log)"
+if ! ((REUSED)); then
+    run_limited "$LOCAL_TIMEOUT" nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$WORK/local" \
+        --cores "$CPUS" >"$WORK/local.log" 2>&1
+    rc=$?
+    [[ $rc -eq 124 ]] && fail "local run timed out after $LOCAL_TIMEOUT s (see $WORK/local.log)"
+    [[ $rc -eq 0 ]] || fail "local run (see $WORK/local.log)"
+fi
 say "local run done in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$WORK/local.log" | tail -1)"
 
 # --- 3. SLURM runs through the shipped profile, one fine-tuning job cancelled mid-way ----------
@@ -282,19 +328,24 @@ watch_and_cancel() {  # $1: run folder. Cancel a running shuffled fine-tuning jo
 
 check_mode() {  # $1: mode
     local mode=$1 run="$WORK/slurm-$1" extra=() rc t cid model flog n_same f rel
-    say "=== SLURM, accounting: $mode ==="
+    CURRENT_MODE=$mode
+    say "=== SLURM, accounting: $mode (the run at most $MODE_TIMEOUT s) ==="
     start_slurm "$mode"
     [[ $mode == accounting ]] && extra=(--slurm-status-command sacct)  # the profile's alternative
     mkdir -p "$run"
     watch_and_cancel "$run" & WATCH_PID=$!
-    say "SLURM run: --profile workflow/profiles/slurm (as shipped) ${extra[*]}"
+    say "SLURM run: --profile $PROFILE (as shipped) ${extra[*]}"
     t=$(date +%s)
     # --verbose only so that the log shows each sbatch call.
-    ( cd "$WORK/repo" && nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
-        --profile workflow/profiles/slurm "${extra[@]}" --verbose ) >"$run.log" 2>&1
+    ( cd "$WORK/repo" && run_limited "$MODE_TIMEOUT" nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" \
+        -d "$run" --profile "$PROFILE" "${extra[@]}" --verbose ) >"$run.log" 2>&1
     rc=$?
     kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""
     say "SLURM run exit $rc in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$run.log" | tail -1)"
+    if [[ $rc -eq 124 ]]; then
+        [[ $mode == accounting ]] && say "(the accounting mode's sacct status is known to wait forever on a job cancelled by hand)"
+        fail "SLURM run timed out after $MODE_TIMEOUT s (see $run.log)"
+    fi
     [[ $rc -eq 0 ]] || fail "SLURM run (see $run.log)"
     say "$(grep -m1 -o 'SLURM run ID: [^ ]*' "$run.log"); status via $(grep -m1 -oE "status quer(y|ies)[^.]*|using '(squeue|sacct)'[^.]*" "$run.log" || echo "${extra[*]:-squeue (profile)}")"
     grep -Eo "sbatch call: .*" "$run.log" > "$run.sbatch"
@@ -319,16 +370,17 @@ check_mode() {  # $1: mode
                   "$WORK/local/results/sample" -name '*.csv'; ls "$WORK"/local/results/glue/*/scores.json)
     say "$n_same files byte-identical to the local run (tables/*.csv incl. measures.csv and glue.csv, analysis/*.csv, sample/*.csv, glue/*/scores.json)"
 
-    ( cd "$WORK/repo" && "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
-        --profile workflow/profiles/slurm "${extra[@]}" -n ) >"$run.rerun.log" 2>&1
+    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
+        --profile "$PROFILE" "${extra[@]}" -n ) >"$run.rerun.log" 2>&1
     grep -q "Nothing to be done" "$run.rerun.log" || fail "a second run would do work (see $run.rerun.log)"
     say "second run: Nothing to be done"
-    ( cd "$WORK/repo" && "${SMK[@]}" --configfile "$WORK/tiny_gpu.yaml" -d "$run" -n ) \
+    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$WORK/tiny_gpu.yaml" -d "$run" -n ) \
         >"$run.rerun-gpu.log" 2>&1
     grep -q "Nothing to be done" "$run.rerun-gpu.log" \
         || fail "changing resources.gpu/headroom would re-run jobs (see $run.rerun-gpu.log)"
     say "with resources.gpu: auto, headroom: 3 instead: Nothing to be done"
     stop_daemons
+    say "VERDICT $mode: PASS"
 }
 
 for mode in $MODES; do check_mode "$mode"; done
