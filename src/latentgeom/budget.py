@@ -133,12 +133,11 @@ def _glue_examples(glue: dict[str, Any], task: str) -> tuple[int, int]:
 def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the other)
     """Every rule's jobs, hours, memory; disk per kind of artifact. ``config`` as the workflow
     sees it (schema defaults applied: :func:`load_config`)."""
+    from .glue.plan import tokenizer_key
     from .layers import config_layers
     from .nonstandard import model_tokenizer
     from .pipeline import model_table
     from .sensitivity import sensitivity_quantizers
-
-    from .glue.plan import tokenizer_key
 
     models = model_table(config)
     unknown: set[str] = set()
