@@ -28,7 +28,7 @@ def dry_run(tmp_path: Path, *configfiles: Path, extra=()) -> tuple[Counter, dict
     requests: dict[str, set] = defaultdict(set)
     rule = None
     for line in out.stdout.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line)
+        m = re.match(r"^\s*(?:local)?rule (\w+):", line)
         if m:
             rule = m.group(1)
             jobs[rule] += 1

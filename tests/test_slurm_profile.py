@@ -62,3 +62,55 @@ def test_one_gpu_setting_drives_every_gpu_rule(tmp_path, gpu, want):
     for rule, gpus in got.items():
         if rule not in GPU_RULES:
             assert gpus == {"-"}, rule
+
+
+GROUPED = REPO / "workflow" / "profiles" / "slurm-grouped" / "config.yaml"
+GROUPING_KEYS = {"groups", "group-components", "cores"}
+
+
+def test_grouped_profile_is_the_slurm_profile_plus_grouping():
+    plain = yaml.safe_load(PROFILE.read_text())
+    grouped = yaml.safe_load(GROUPED.read_text())
+    assert {k: v for k, v in grouped.items() if k not in GROUPING_KEYS} == plain
+    assert grouped["cores"] == 2  # two 2-thread GPU jobs side by side would ask for 2 GPUs
+    groups = dict(g.split("=") for g in grouped["groups"])
+    assert not {"glue_finetune", "nonstandard", "sample"} & set(groups)  # too big or alone
+    assert {groups[r] for r in ("embed", "quantize", "measures")} == {"latent"}
+    components = dict(g.split("=") for g in grouped["group-components"])
+    assert set(components) <= set(groups.values()) | {"finetune_small"}
+
+
+def _submissions(tmp_path, profile, **over):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from submissions import count
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for key, value in over.items():
+        cfg["resources"][key] = value
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return count(str(REPO / "Snakefile"), [str(path)], str(profile), str(tmp_path / "run"))
+
+
+def test_grouping_bundles_small_jobs(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    plain = _submissions(tmp_path, PROFILE.parent, gpu="auto", group_finetunes_minutes=5)
+    grouped = _submissions(tmp_path, GROUPED.parent, gpu="auto", group_finetunes_minutes=5)
+    assert plain["jobs"] == grouped["jobs"] == 129  # `all` runs in the controlling snakemake
+    assert plain["submissions"] == 129  # a finetune_small group of one job each
+    kinds = grouped["kinds"]
+    # one group job per model for embed -> quantize x 2 -> measures
+    latent = kinds["group latent: embed+measures+quantize"]
+    assert latent["jobs"] == 15 * 4 and latent["submissions"] == 15
+    models = kinds["group models: perturb"]
+    assert models["jobs"] == 12 and models["submissions"] == 1
+    small = kinds["group finetune_small: glue_finetune"]  # the demo's 30 fine-tunes, 8 a time
+    assert small["jobs"] == 30 and small["submissions"] == 4
+    assert grouped["submissions"] == 15 + 1 + 4 + 1 + 1 + 1 + 3 + 1 + 1  # + scores, caches,
+    # report, nonstandard x 3, sample, glue_minibench
+    for name, k in kinds.items():  # a group asks for what one member at a time needs
+        assert k["max"].get("gpu", 0) <= 1 and k["max"].get("_cores", 1) <= 2, name
+    assert latent["max"]["gpu"] == 1 and latent["max"]["mem_mb"] == 16000
+    # without the config key no fine-tuning job is grouped
+    off = _submissions(tmp_path, GROUPED.parent, gpu="auto")
+    assert off["kinds"]["glue_finetune"]["submissions"] == 30

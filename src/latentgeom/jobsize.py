@@ -76,6 +76,13 @@ def finetune_runtime(config: dict[str, Any], task: str, attempt: int = 1) -> int
     return minutes(config, finetune_seconds(config, task), attempt)
 
 
+def finetune_group(config: dict[str, Any], task: str) -> str | None:
+    """The Snakemake group of a fine-tuning job: ``finetune_small`` when its expected work is
+    under ``resources.group_finetunes_minutes`` (0, the default: never), else none."""
+    limit = float(_res(config).get("group_finetunes_minutes", 0) or 0)
+    return "finetune_small" if finetune_seconds(config, task) < 60 * limit else None
+
+
 def finetune_mem(config: dict[str, Any], attempt: int = 1) -> int:
     glue = config.get("glue") or {}
     return int(int(glue.get("mem_mb", 8000)) * (1 + 0.5 * (max(1, int(attempt)) - 1)))

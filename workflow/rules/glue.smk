@@ -81,6 +81,10 @@ rule glue_finetune:
         log("glue/finetune/{model}_{task}.log"),
     benchmark:
         res("benchmarks/glue/{model}_{task}.tsv")
+    # resources.group_finetunes_minutes: short ones join group finetune_small, which the
+    # slurm-grouped profile bundles (ignored when running locally)
+    group:
+        lambda wc: _size.finetune_group(config, wc.task)
     conda:
         "../../envs/glue.yaml"
     threads: 2
