@@ -22,20 +22,25 @@ def test_dry_run_of_the_check(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     work = tmp_path / "check"
     env = {**os.environ, "DRYRUN": "1", "PYTHON": sys.executable,
+           "PROFILES": "workflow/profiles/slurm workflow/profiles/slurm-grouped",
            "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run(["bash", str(SCRIPT), str(work)], capture_output=True, text=True,
                          env=env, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "VERDICT dryrun: PASS" in out.stdout
     jobs = re.findall(r"dry run (local|--profile \S+): (\d+) jobs", out.stdout)
-    assert [k for k, _ in jobs] == ["local", "--profile workflow/profiles/slurm"]
+    assert [k for k, _ in jobs] == ["local", "--profile workflow/profiles/slurm",
+                                    "--profile workflow/profiles/slurm-grouped"]
     # 2 perturbed + 1 non-standard model, 2 tasks: the same DAG locally and through the profile
-    assert jobs[0][1] == jobs[1][1] == "34"
+    assert jobs[0][1] == jobs[1][1] == jobs[2][1] == "34"
     cfg = yaml.safe_load((work / "tiny.yaml").read_text())
     minilm = cfg["models"]["bases"]["minilm"]
     assert minilm["alphas"] == [0.0, 0.5] and minilm["grid"] == []
     assert cfg["resources"] == {"gpu": "none"}
     assert yaml.safe_load((work / "tiny_gpu.yaml").read_text())["resources"]["gpu"] == "auto"
+    grouped = yaml.safe_load((work / "tiny_grouped.yaml").read_text())
+    assert grouped["resources"] == {"gpu": "none", "group_finetunes_minutes": 1}
+    assert {**grouped, "resources": cfg["resources"]} == cfg  # nothing else differs
 
 
 def test_accounting_mode_is_opt_in_and_runs_are_time_limited():

@@ -26,16 +26,21 @@
 # sees a job cancelled by hand as finished, so that mode is expected to end "timed out" (see
 # benchmarks/README.md).
 # DRYRUN=1 (no root, no SLURM, no clone: used by tests/test_slurm_check.py in the default test
-# suite) only writes the configurations and dry-runs them, locally and through $PROFILE.
+# suite) only writes the configurations and dry-runs them, locally and through each profile.
+# PROFILES (default workflow/profiles/slurm): the profiles to run, each in every mode, against one
+# local run. A profile with group-components (workflow/profiles/slurm-grouped) runs the tiny
+# config with resources.group_finetunes_minutes: 1, so that its fine-tunes are grouped too; the
+# cancelled job is then a group job, whose retry must resume the fine-tuning.
 # Exit status: 0 pass, 1 fail, 77 skipped (not root / no apt-get / packages not installable).
-# Usage: [MODES="none accounting"] [PROFILE=workflow/profiles/slurm] [KEEP=1] [REUSE=1] [DRYRUN=1]
+# Usage: [MODES="none accounting"] [PROFILES="workflow/profiles/slurm workflow/profiles/slurm-grouped"]
+#        [KEEP=1] [REUSE=1] [DRYRUN=1]
 #        [LOCAL_TIMEOUT=s] [MODE_TIMEOUT=s] tools/slurm_check.sh [WORKDIR]
 set -uo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$REPO/.venv/bin/python}"
 MODES="${MODES:-none}"
-PROFILE="${PROFILE:-workflow/profiles/slurm}"
+PROFILES="${PROFILES:-${PROFILE:-workflow/profiles/slurm}}"
 DRYRUN="${DRYRUN:-0}"
 LOCAL_TIMEOUT="${LOCAL_TIMEOUT:-3600}"
 MODE_TIMEOUT="${MODE_TIMEOUT:-3600}"
@@ -123,7 +128,7 @@ else
         say "installing snakemake-executor-plugin-slurm into $(dirname "$PY")"
         "$PY" -m pip install -q "snakemake-executor-plugin-slurm>=2,<3" >>"$LOG" 2>&1 || fail "pip install"
     fi
-    say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES, profile: $PROFILE"
+    say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES, profiles: $PROFILES"
 fi
 
 HOST=$(hostname -s)
@@ -277,21 +282,31 @@ for q in cfg["quantize"]["quantizers"].values():
 cfg["glue"].update(tasks=["polarity", "shuffled"], epochs=2, batch_size=8, checkpoint_every=4)
 cfg["glue"]["minibench"]["sizes"] = {"polarity": [24, 16], "shuffled": [96, 16]}
 (work / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+# For a grouping profile: the fine-tunes join the group finetune_small (same results).
+(work / "tiny_grouped.yaml").write_text(yaml.safe_dump(
+    {**cfg, "resources": {"gpu": "none", "group_finetunes_minutes": 1}}, sort_keys=False))
 # The same run with other resource settings: must re-run nothing.
-cfg["resources"] = {"gpu": "auto", "headroom": 3.0}
+cfg["resources"] = {"gpu": "auto", "headroom": 3.0, "group_finetunes_minutes": 3}
 (work / "tiny_gpu.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 EOF
 SMK=("$PY" -m snakemake -s "$WORK/repo/Snakefile")
 # Dry runs: the tiny configuration locally, and through the profile (what the SLURM run submits).
-dry_run() {  # $1: label, $2: run folder, then snakemake arguments
-    local label=$1 dir=$2; shift 2
+tiny_for() {  # $1: profile -> the tiny config it runs
+    if grep -q "^group-components:" "$WORK/repo/$1/config.yaml"; then echo "$WORK/tiny_grouped.yaml"
+    else echo "$WORK/tiny.yaml"; fi
+}
+dry_run() {  # $1: label, $2: run folder, $3: config, then snakemake arguments
+    local label=$1 dir=$2 cfg=$3; shift 3
     mkdir -p "$dir"
-    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$dir" -n "$@" ) \
+    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$cfg" -d "$dir" -n "$@" ) \
         >"$dir.dryrun.log" 2>&1 || fail "dry run $label (see $dir.dryrun.log)"
     say "dry run $label: $(awk '$1 == "total" {print $2 " jobs"}' "$dir.dryrun.log" | tail -1)"
 }
-dry_run local "$WORK/dry-local" --cores "$CPUS"
-dry_run "--profile $PROFILE" "$WORK/dry-profile" --profile "$PROFILE"
+dry_run local "$WORK/dry-local" "$WORK/tiny.yaml" --cores "$CPUS"
+for profile in $PROFILES; do
+    dry_run "--profile $profile" "$WORK/dry-$(basename "$profile")" "$(tiny_for "$profile")" \
+        --profile "$profile"
+done
 if [[ "$DRYRUN" == 1 ]]; then CURRENT_MODE=dryrun; say "VERDICT dryrun: PASS"; exit 0; fi
 
 mkdir -p "$WORK/local"
@@ -307,29 +322,35 @@ fi
 say "local run done in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$WORK/local.log" | tail -1)"
 
 # --- 3. SLURM runs through the shipped profile, one fine-tuning job cancelled mid-way ----------
-watch_and_cancel() {  # $1: run folder. Cancel a running shuffled fine-tuning job once it checkpointed.
-    local run=$1 id comment model
+watch_and_cancel() {  # $1: run folder. Cancel the SLURM job running a "shuffled" fine-tuning
+    # once it has written a checkpoint: a plain job (comment rule_glue_finetune_wildcards_<model>_
+    # shuffled) or a group job holding fine-tunes (comment rule_<group>_..._glue_finetune...).
+    local run=$1 id comment ckpt model
     for _ in $(seq 2400); do
-        while read -r id comment; do
-            # The plugin's comment: rule_<rule>_wildcards_<values joined by _>.
-            [[ "$comment" == rule_glue_finetune_wildcards_*_shuffled ]] || continue
-            model=${comment#rule_glue_finetune_wildcards_}; model=${model%_shuffled}
-            if [[ -n "$(find "$run/results/.scratch" -path "*$model*shuffled*" -name checkpoint.pt 2>/dev/null | head -1)" ]]; then
-                echo "$id $model" > "$run.cancelled"
-                scancel "$id"
-                say "scancel $id (glue_finetune $model/shuffled) after its first checkpoint"
-                return 0
-            fi
-        done < <(squeue -h -t RUNNING -o "%i %k" 2>/dev/null)
+        ckpt=$(find "$run/results/.scratch/glue" -path "*/shuffled/*" -name checkpoint.pt 2>/dev/null | head -1)
+        if [[ -n "$ckpt" ]]; then
+            model=${ckpt#"$run/results/.scratch/glue/"}; model=${model%%/*}
+            while read -r id comment; do
+                if [[ "$comment" == "rule_glue_finetune_wildcards_${model}_shuffled" \
+                      || ( "$comment" == *glue_finetune* && "$comment" != rule_glue_finetune_wildcards_* ) ]]; then
+                    echo "$id $model $comment" > "$run.cancelled"
+                    scancel "$id"
+                    say "scancel $id ($comment: glue_finetune $model/shuffled) after its first checkpoint"
+                    return 0
+                fi
+            done < <(squeue -h -t RUNNING -o "%i %k" 2>/dev/null)
+        fi
         sleep 0.5
     done
     say "watcher: no running fine-tuning job with a checkpoint seen"
 }
 
-check_mode() {  # $1: mode
-    local mode=$1 run="$WORK/slurm-$1" extra=() rc t cid model flog n_same f rel
-    CURRENT_MODE=$mode
-    say "=== SLURM, accounting: $mode (the run at most $MODE_TIMEOUT s) ==="
+check_mode() {  # $1: mode, $2: profile
+    local mode=$1 PROFILE=$2 run extra=() rc t cid model flog n_same f rel tiny n_jobs n_sbatch
+    run="$WORK/slurm-$1-$(basename "$2")"
+    tiny=$(tiny_for "$PROFILE")
+    CURRENT_MODE="$mode $(basename "$PROFILE")"
+    say "=== SLURM, accounting: $mode, profile $PROFILE, config $(basename "$tiny") (the run at most $MODE_TIMEOUT s) ==="
     start_slurm "$mode"
     [[ $mode == accounting ]] && extra=(--slurm-status-command sacct)  # the profile's alternative
     mkdir -p "$run"
@@ -337,7 +358,7 @@ check_mode() {  # $1: mode
     say "SLURM run: --profile $PROFILE (as shipped) ${extra[*]}"
     t=$(date +%s)
     # --verbose only so that the log shows each sbatch call.
-    ( cd "$WORK/repo" && run_limited "$MODE_TIMEOUT" nice "${SMK[@]}" --configfile "$WORK/tiny.yaml" \
+    ( cd "$WORK/repo" && run_limited "$MODE_TIMEOUT" nice "${SMK[@]}" --configfile "$tiny" \
         -d "$run" --profile "$PROFILE" "${extra[@]}" --verbose ) >"$run.log" 2>&1
     rc=$?
     kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=""
@@ -349,13 +370,20 @@ check_mode() {  # $1: mode
     [[ $rc -eq 0 ]] || fail "SLURM run (see $run.log)"
     say "$(grep -m1 -o 'SLURM run ID: [^ ]*' "$run.log"); status via $(grep -m1 -oE "status quer(y|ies)[^.]*|using '(squeue|sacct)'[^.]*" "$run.log" || echo "${extra[*]:-squeue (profile)}")"
     grep -Eo "sbatch call: .*" "$run.log" > "$run.sbatch"
-    say "$(wc -l < "$run.sbatch") sbatch calls; one fine-tuning call:"
-    grep -m1 "rule_glue_finetune" "$run.sbatch" | cut -c1-400 | tee -a "$LOG"
+    n_sbatch=$(wc -l < "$run.sbatch")
+    n_jobs=$(grep -Eo '[0-9]+ of [0-9]+ steps \(100%\) done' "$run.log" | tail -1 | cut -d' ' -f3)
+    say "$n_sbatch sbatch calls for $n_jobs jobs; one fine-tuning call:"
+    grep -m1 "glue_finetune" "$run.sbatch" | cut -c1-400 | tee -a "$LOG"
+    if [[ "$tiny" == *grouped* ]]; then
+        grep -q -- "--comment rule_finetune_small" "$run.sbatch" || fail "no grouped fine-tuning submission"
+        (( n_sbatch < n_jobs )) || fail "grouping did not reduce the submissions ($n_sbatch for $n_jobs jobs)"
+        say "group submissions: $(grep -Eo -- '--comment rule_[a-z_]+' "$run.sbatch" | sort | uniq -c | awk '$2 !~ /wildcards/ {printf "%s x%s; ", $3, $1}')"
+    fi
     grep -qE -- "--gpus|--gres" "$run.sbatch" && fail "a job asked for a GPU"
     say "no sbatch call asked for a GPU"
 
     [[ -s "$run.cancelled" ]] || fail "no fine-tuning job was cancelled"
-    read -r cid model < "$run.cancelled"
+    read -r cid model _ < "$run.cancelled"
     flog="$run/results/logs/glue/finetune/${model}_shuffled.log"
     grep -q "resumed from checkpoint" "$flog" || fail "the retry of $model/shuffled did not resume (see $flog)"
     say "retry of cancelled job $cid: $(grep -m1 'resumed from checkpoint' "$flog")"
@@ -370,7 +398,7 @@ check_mode() {  # $1: mode
                   "$WORK/local/results/sample" -name '*.csv'; ls "$WORK"/local/results/glue/*/scores.json)
     say "$n_same files byte-identical to the local run (tables/*.csv incl. measures.csv and glue.csv, analysis/*.csv, sample/*.csv, glue/*/scores.json)"
 
-    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$WORK/tiny.yaml" -d "$run" \
+    ( cd "$WORK/repo" && run_limited 600 "${SMK[@]}" --configfile "$tiny" -d "$run" \
         --profile "$PROFILE" "${extra[@]}" -n ) >"$run.rerun.log" 2>&1
     grep -q "Nothing to be done" "$run.rerun.log" || fail "a second run would do work (see $run.rerun.log)"
     say "second run: Nothing to be done"
@@ -378,10 +406,12 @@ check_mode() {  # $1: mode
         >"$run.rerun-gpu.log" 2>&1
     grep -q "Nothing to be done" "$run.rerun-gpu.log" \
         || fail "changing resources.gpu/headroom would re-run jobs (see $run.rerun-gpu.log)"
-    say "with resources.gpu: auto, headroom: 3 instead: Nothing to be done"
+    say "with resources.gpu: auto, headroom: 3, group_finetunes_minutes: 3 instead: Nothing to be done"
     stop_daemons
-    say "VERDICT $mode: PASS"
+    say "VERDICT $CURRENT_MODE: PASS"
 }
 
-for mode in $MODES; do check_mode "$mode"; done
+for mode in $MODES; do
+    for profile in $PROFILES; do check_mode "$mode" "$profile"; done
+done
 say "PASS in $(( $(date +%s) - T0 )) s"
