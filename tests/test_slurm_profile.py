@@ -114,3 +114,39 @@ def test_grouping_bundles_small_jobs(tmp_path):
     # without the config key no fine-tuning job is grouped
     off = _submissions(tmp_path, GROUPED.parent, gpu="auto")
     assert off["kinds"]["glue_finetune"]["submissions"] == 30
+
+
+def test_a_gpu_share_asks_for_shards_instead_of_a_gpu(tmp_path):
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["resources"].update(gpu="auto", gpu_shards=8)
+    cfg["models"]["bases"]["minilm"]["gpu_share"] = 0.25
+    path = tmp_path / "share.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
+                          "--directory", str(tmp_path), "--configfile", str(path)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got: dict[tuple[str, str], int] = {}
+    rule = model = None
+    for line in out.stdout.splitlines():
+        m = re.match(r"^\s*(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+        elif "wildcards:" in line:
+            m = re.search(r"model=([^,\s]+)", line)
+            model = m.group(1) if m else None
+        elif "resources:" in line and rule:
+            gpu = re.search(r"\bgpu=(\d+)", line)
+            gres = re.search(r"\bgres=([^,\s]*)", line)
+            req = f"gpu={gpu.group(1) if gpu else '-'} gres={gres.group(1) if gres else '-'}"
+            if rule == "glue_finetune":
+                req += " perturbed" if "_a" in model else " ns"
+            key = (rule, req)
+            got[key] = got.get(key, 0) + 1
+    # 12 perturbed MiniLM models x 2 tasks: two of the 8 shards of a GPU, no GPU of their own
+    assert got[("glue_finetune", "gpu=0 gres=shard:2 perturbed")] == 24
+    assert got[("glue_finetune", "gpu=1 gres= ns")] == 6  # non-standard: no share set
+    assert got[("embed", "gpu=1 gres=-")] == 15  # only fine-tuning is shared
+    for (rule, req), _n in got.items():
+        if rule not in GPU_RULES:
+            assert req == "gpu=- gres=-", rule

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import jobsize
 from .glue.tasks import get_task
-from .gpus import gpu_request
+from .gpus import gpu_request, gpu_share, share_request
 
 #: Hidden size and parameter count per ``architecture`` label; an unknown label is taken as
 #: BERT-large (the widest, as jobsize does) and named in the assumptions.
@@ -79,10 +79,12 @@ class RuleCost:
     gpus: int = 0              # GPUs per job
     job_seconds: list[float] = field(default_factory=list)
 
-    def add(self, seconds: float, threads: int, gpus: int, mem_mb: int, n: int = 1) -> None:
+    def add(self, seconds: float, threads: int, gpus: int, mem_mb: int, n: int = 1,
+            gpu_fraction: float | None = None) -> None:
+        """``gpus``: whole GPUs asked; ``gpu_fraction``: the GPUs it occupies (a share)."""
         self.jobs += n
         self.cpu_hours += n * seconds * threads / 3600
-        self.gpu_hours += n * seconds * gpus / 3600
+        self.gpu_hours += n * seconds * (gpus if gpu_fraction is None else gpu_fraction) / 3600
         self.mem_mb = max(self.mem_mb, int(mem_mb))
         self.threads, self.gpus = threads, gpus
         self.job_seconds.extend([seconds] * n)
@@ -153,6 +155,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     g_embed = gpu_request(setting, emb.get("device", "auto"))
     g_quant = gpu_request(setting, q.get("use_gpu", "auto"))
     g_glue = gpu_request(setting, glue.get("device", "auto"))
+    shards = int(res.get("gpu_shards", 4))
     rules: dict[str, RuleCost] = {}
 
     def cost(rule: str) -> RuleCost:
@@ -210,9 +213,11 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
                         jobsize.quantize_mem(config))
                     disk["quantized codes + codebooks"] += quantized_bytes(rows, d, spec)
                 fixed("measures_layer", measures_s)
+        share = share_request(g_glue, gpu_share(config, m), shards)
         for task in tasks:
-            cost("glue_finetune").add(start + jobsize.finetune_seconds(config, task), 2, g_glue,
-                                      jobsize.finetune_mem(config))
+            cost("glue_finetune").add(start + jobsize.finetune_seconds(config, task), 2,
+                                      share["gpu"], jobsize.finetune_mem(config),
+                                      gpu_fraction=share["gpu_shard"] / shards)
             disk["measures, GLUE metrics and train logs"] += 30e3
             transient["fine-tuning checkpoints, per running job (removed on success)"] = max(
                 transient["fine-tuning checkpoints, per running job (removed on success)"],
@@ -256,8 +261,9 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
         f"measures {ASSUMED['measures_ms_per_row']:g} ms per row at d = 384; other rules: "
         + ", ".join(f"{k} {v:g}" for k, v in ASSUMED.items() if k != "measures_ms_per_row"),
         f"GPUs per job (resources.gpu = {setting}): embed {g_embed}, quantize {g_quant}, "
-        f"glue_finetune {g_glue}; a GPU job's hours count as CPU-hours (x threads) too, and "
-        "its rates are the configured ones (CPU-measured unless you set GPU rates)",
+        f"glue_finetune {g_glue} (x gpu_share of its model); a GPU job's hours count as "
+        "CPU-hours (x threads) too, and its rates are the configured ones (CPU-measured unless "
+        "you set GPU rates; a shared GPU is assumed to run each job at the same rate)",
         "memory: the first attempt's mem_mb request (headroom "
         f"{float(res.get('headroom', jobsize.HEADROOM)):g} included)",
         "disk: float32 matrices rows x d; hidden sizes and parameters per architecture: "

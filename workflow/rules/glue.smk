@@ -21,6 +21,15 @@ wildcard_constraints:
     tokenizer=names_regex(sorted(GLUE_TOKENIZER_SOURCE)),
 
 
+def glue_gpu(field):
+    """One field of a fine-tuning job's GPU request (gpus.share_request)."""
+    from latentgeom.gpus import gpu_share, share_request
+
+    want = _gpu_request(GPU_SETTING, GLUE["device"])
+    shards = config["resources"]["gpu_shards"]
+    return lambda wc: share_request(want, gpu_share(config, MODELS[wc.model]), shards)[field]
+
+
 rule glue_minibench:
     """The offline proxy benchmark (GLUE schema) from data shipped in the gensim wheel."""
     output:
@@ -91,7 +100,10 @@ rule glue_finetune:
     resources:
         mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
         runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
-        gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
+        # a model's gpu_share < 1: shards of a GPU instead of a GPU (README, GPUs)
+        gpu=glue_gpu("gpu"),
+        gpu_shard=glue_gpu("gpu_shard"),
+        gres=glue_gpu("gres"),
     params:
         # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
         # by the script from the config (changing them re-runs nothing).
