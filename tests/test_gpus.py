@@ -190,6 +190,7 @@ def test_share_request():
     assert share_request(1, 0.3, 4) == {"gpu": 0, "gpu_shard": 2, "gres": "shard:2"}  # rounds up
     assert share_request(1, 0.5, 8) == {"gpu": 0, "gpu_shard": 4, "gres": "shard:4"}
     assert share_request(1, 0.01, 4)["gpu_shard"] == 1
+    assert share_request(1, 0.25, 100, "mps") == {"gpu": 0, "gpu_shard": 25, "gres": "mps:25"}
 
 
 def test_gpu_share_of_a_model():

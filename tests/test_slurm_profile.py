@@ -150,3 +150,11 @@ def test_a_gpu_share_asks_for_shards_instead_of_a_gpu(tmp_path):
     for (rule, req), _n in got.items():
         if rule not in GPU_RULES:
             assert req == "gpu=- gres=-", rule
+
+
+def test_gpu_shared_local_profile_declares_whole_gpus_in_shards():
+    p = yaml.safe_load((REPO / "workflow" / "profiles" / "gpu-shared" / "config.yaml").read_text())
+    res = dict(r.split("=") for r in p["resources"])
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    shards = schema["properties"]["resources"]["properties"]["gpu_shards"]["default"]
+    assert int(res["gpu_shard"]) == int(res["gpu"]) * shards

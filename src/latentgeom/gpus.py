@@ -185,14 +185,16 @@ def gpu_share(config: dict[str, Any], record: dict[str, Any]) -> float:
     return float(spec.get("gpu_share", 1) or 1)
 
 
-def share_request(gpus: int, share: float, shards_per_gpu: int) -> dict[str, Any]:
+def share_request(gpus: int, share: float, shards_per_gpu: int,
+                  gres: str = "shard") -> dict[str, Any]:
     """A GPU job's resources for a model's ``gpu_share``: ``{"gpu", "gpu_shard", "gres"}``.
 
     A whole-GPU job (share 1) asks for ``gpu`` = N as before and, for local scheduling,
     ``gpu_shard`` = N x ``shards_per_gpu``; a shared job (share < 1) asks for no whole GPU but
-    ``ceil(share x shards_per_gpu)`` shards: ``gres`` ``shard:K`` (SLURM GPU sharding) and
-    ``gpu_shard`` = K. A job that asks for no GPU asks for nothing. ``gres`` is ``""`` unless
-    sharded, which the SLURM plugin leaves out of the sbatch call.
+    ``ceil(share x shards_per_gpu)`` shards: ``gres`` ``shard:K`` (SLURM GPU sharding; or
+    ``mps:K`` where the cluster offers CUDA MPS, with ``shards_per_gpu`` its count per GPU,
+    usually 100) and ``gpu_shard`` = K. A job that asks for no GPU asks for nothing. ``gres`` is
+    ``""`` unless sharded, which the SLURM plugin leaves out of the sbatch call.
     """
     import math
 
@@ -201,7 +203,7 @@ def share_request(gpus: int, share: float, shards_per_gpu: int) -> dict[str, Any
     if share >= 1:
         return {"gpu": gpus, "gpu_shard": gpus * shards_per_gpu, "gres": ""}
     k = max(1, math.ceil(share * shards_per_gpu - 1e-9))
-    return {"gpu": 0, "gpu_shard": k, "gres": f"shard:{k}"}
+    return {"gpu": 0, "gpu_shard": k, "gres": f"{gres}:{k}"}
 
 
 def release_gpus() -> None:

@@ -26,8 +26,8 @@ def glue_gpu(field):
     from latentgeom.gpus import gpu_share, share_request
 
     want = _gpu_request(GPU_SETTING, GLUE["device"])
-    shards = config["resources"]["gpu_shards"]
-    return lambda wc: share_request(want, gpu_share(config, MODELS[wc.model]), shards)[field]
+    shards, gres = config["resources"]["gpu_shards"], config["resources"]["gpu_share_gres"]
+    return lambda wc: share_request(want, gpu_share(config, MODELS[wc.model]), shards, gres)[field]
 
 
 rule glue_minibench:
