@@ -41,6 +41,9 @@ def test_dry_run_of_the_check(tmp_path):
     grouped = yaml.safe_load((work / "tiny_grouped.yaml").read_text())
     assert grouped["resources"] == {"gpu": "none", "group_finetunes_minutes": 1}
     assert {**grouped, "resources": cfg["resources"]} == cfg  # nothing else differs
+    share = yaml.safe_load((work / "tiny_grouped_gpushare.yaml").read_text())  # GPU=1
+    assert share["resources"] == {"gpu": "auto", "group_finetunes_minutes": 1}
+    assert share["models"]["bases"]["minilm"]["gpu_share"] == 0.25
 
 
 def test_accounting_mode_is_opt_in_and_runs_are_time_limited():

@@ -77,7 +77,7 @@ def test_grouped_profile_is_the_slurm_profile_plus_grouping():
     assert not {"glue_finetune", "nonstandard", "sample"} & set(groups)  # too big or alone
     assert {groups[r] for r in ("embed", "quantize", "measures")} == {"latent"}
     components = dict(g.split("=") for g in grouped["group-components"])
-    assert set(components) <= set(groups.values()) | {"finetune_small"}
+    assert set(components) <= set(groups.values()) | {"finetune_small", "finetune_small_shared"}
 
 
 def _submissions(tmp_path, profile, **over):

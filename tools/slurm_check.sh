@@ -31,9 +31,16 @@
 # local run. A profile with group-components (workflow/profiles/slurm-grouped) runs the tiny
 # config with resources.group_finetunes_minutes: 1, so that its fine-tunes are grouped too; the
 # cancelled job is then a group job, whose retry must resume the fine-tuning.
+# GPU=1: the node declares a stand-in GPU (GresTypes=gpu,shard; Gres=gpu:1,shard:4; gres.conf
+# File= an empty file under the work folder: enough for the scheduler, nothing computes on it)
+# and the tiny config asks for GPUs (resources.gpu: auto; minilm's gpu_share: 0.25). Then every
+# embed and quantize job must be submitted with --gpus=1 and granted gres/gpu, every perturbed
+# MiniLM fine-tuning with --gres=shard:1 and granted gres/shard (no --gpus), the non-standard
+# model's fine-tunes with --gpus=1, and every other job with neither. The jobs see an empty
+# CUDA_VISIBLE_DEVICES and compute on the CPU, so the results must still equal the local run's.
 # Exit status: 0 pass, 1 fail, 77 skipped (not root / no apt-get / packages not installable).
 # Usage: [MODES="none accounting"] [PROFILES="workflow/profiles/slurm workflow/profiles/slurm-grouped"]
-#        [KEEP=1] [REUSE=1] [DRYRUN=1]
+#        [GPU=1] [KEEP=1] [REUSE=1] [DRYRUN=1]
 #        [LOCAL_TIMEOUT=s] [MODE_TIMEOUT=s] tools/slurm_check.sh [WORKDIR]
 set -uo pipefail
 
@@ -42,6 +49,7 @@ PY="${PYTHON:-$REPO/.venv/bin/python}"
 MODES="${MODES:-none}"
 PROFILES="${PROFILES:-${PROFILE:-workflow/profiles/slurm}}"
 DRYRUN="${DRYRUN:-0}"
+GPU="${GPU:-0}"
 LOCAL_TIMEOUT="${LOCAL_TIMEOUT:-3600}"
 MODE_TIMEOUT="${MODE_TIMEOUT:-3600}"
 WORK="${1:-$(mktemp -d /tmp/latentgeom-slurm.XXXXXX)}"
@@ -128,7 +136,7 @@ else
         say "installing snakemake-executor-plugin-slurm into $(dirname "$PY")"
         "$PY" -m pip install -q "snakemake-executor-plugin-slurm>=2,<3" >>"$LOG" 2>&1 || fail "pip install"
     fi
-    say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES, profiles: $PROFILES"
+    say "$(slurmctld -V), plugin $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), snakemake $("$PY" -m snakemake --version), modes: $MODES, profiles: $PROFILES, GPU=$GPU"
 fi
 
 HOST=$(hostname -s)
@@ -205,6 +213,13 @@ AccountingStoragePort=16819
 AccountingStoragePass=$MUNGE_SOCK
 JobAcctGatherType=jobacct_gather/linux"
     fi
+    local gres_types="" node_gres=""
+    if [[ "$GPU" == 1 ]]; then  # a stand-in GPU: the scheduler needs a device file, not a GPU
+        mkdir -p "$S/dev" && : > "$S/dev/nvidia0"
+        gres_types="GresTypes=gpu,shard"; node_gres="Gres=gpu:1,shard:4"
+        printf 'NodeName=%s Name=gpu File=%s\nNodeName=%s Name=shard Count=4 File=%s\n' \
+            "$HOST" "$S/dev/nvidia0" "$HOST" "$S/dev/nvidia0" > "$S/gres.conf"
+    fi
     cat > "$SLURM_CONF" <<EOF
 ClusterName=lgcheck
 SlurmctldHost=$HOST
@@ -231,7 +246,8 @@ ReturnToService=2
 MinJobAge=300
 $acct
 JobCompType=jobcomp/none
-NodeName=$HOST CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
+$gres_types
+NodeName=$HOST CPUs=$CPUS RealMemory=$MEM $node_gres State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
     link_etc_conf "$SLURM_CONF"
@@ -282,9 +298,20 @@ for q in cfg["quantize"]["quantizers"].values():
 cfg["glue"].update(tasks=["polarity", "shuffled"], epochs=2, batch_size=8, checkpoint_every=4)
 cfg["glue"]["minibench"]["sizes"] = {"polarity": [24, 16], "shuffled": [96, 16]}
 (work / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-# For a grouping profile: the fine-tunes join the group finetune_small (same results).
-(work / "tiny_grouped.yaml").write_text(yaml.safe_dump(
-    {**cfg, "resources": {"gpu": "none", "group_finetunes_minutes": 1}}, sort_keys=False))
+# For a grouping profile: the fine-tunes join the group finetune_small (same results); with
+# GPU=1: GPU requests, a quarter of a GPU per perturbed MiniLM fine-tuning (same results).
+import copy
+for grouped in (False, True):
+    for gpu in (False, True):
+        c = copy.deepcopy(cfg)
+        c["resources"] = {"gpu": "auto" if gpu else "none"}
+        if grouped:
+            c["resources"]["group_finetunes_minutes"] = 1
+        if gpu:
+            c["models"]["bases"]["minilm"]["gpu_share"] = 0.25
+        name = "tiny" + ("_grouped" if grouped else "") + ("_gpushare" if gpu else "")
+        if name != "tiny":
+            (work / f"{name}.yaml").write_text(yaml.safe_dump(c, sort_keys=False))
 # The same run with other resource settings: must re-run nothing.
 cfg["resources"] = {"gpu": "auto", "headroom": 3.0, "group_finetunes_minutes": 3}
 (work / "tiny_gpu.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -292,8 +319,10 @@ EOF
 SMK=("$PY" -m snakemake -s "$WORK/repo/Snakefile")
 # Dry runs: the tiny configuration locally, and through the profile (what the SLURM run submits).
 tiny_for() {  # $1: profile -> the tiny config it runs
-    if grep -q "^group-components:" "$WORK/repo/$1/config.yaml"; then echo "$WORK/tiny_grouped.yaml"
-    else echo "$WORK/tiny.yaml"; fi
+    local name=tiny
+    grep -q "^group-components:" "$WORK/repo/$1/config.yaml" && name+=_grouped
+    [[ "$GPU" == 1 ]] && name+=_gpushare
+    echo "$WORK/$name.yaml"
 }
 dry_run() {  # $1: label, $2: run folder, $3: config, then snakemake arguments
     local label=$1 dir=$2 cfg=$3; shift 3
@@ -327,6 +356,8 @@ watch_and_cancel() {  # $1: run folder. Cancel the SLURM job running a "shuffled
     # shuffled) or a group job holding fine-tunes (comment rule_<group>_..._glue_finetune...).
     local run=$1 id comment ckpt model
     for _ in $(seq 2400); do
+        # what SLURM granted each job (per job: --gpus; per node: --gres)
+        squeue -h -t RUNNING -O "JobID:12,Comment:90,tres-per-job:30,tres-per-node:30" 2>/dev/null >> "$run.grants"
         ckpt=$(find "$run/results/.scratch/glue" -path "*/shuffled/*" -name checkpoint.pt 2>/dev/null | head -1)
         if [[ -n "$ckpt" ]]; then
             model=${ckpt#"$run/results/.scratch/glue/"}; model=${model%%/*}
@@ -343,6 +374,38 @@ watch_and_cancel() {  # $1: run folder. Cancel the SLURM job running a "shuffled
         sleep 0.5
     done
     say "watcher: no running fine-tuning job with a checkpoint seen"
+}
+
+check_gpu_requests() {  # $1: run folder. GPU=1: what each job asked for and was granted.
+    local run=$1 line comment want bad=0 n=0
+    while IFS= read -r line; do
+        comment=$(grep -oE -- "--comment [^ ]+" <<<"$line" | cut -d' ' -f2)
+        case "$comment" in
+            rule_embed_*|rule_quantize_*|rule_glue_finetune_wildcards_minilm-*) want="--gpus=1" ;;
+            rule_glue_finetune_wildcards_minilm_a*|rule_finetune_small_shared*) want="--gres=shard:1" ;;
+            rule_finetune_small_glue*) want="--gpus=1" ;;
+            rule_latent*) want="--gpus=1" ;;  # the grouped profile's embed->quantize->measures
+            *) want="" ;;
+        esac
+        n=$((n + 1))
+        if [[ -z "$want" ]]; then
+            grep -qE -- "--gpus|--gres" <<<"$line" && { say "asked for a GPU: $comment"; bad=1; }
+        else
+            grep -q -- "$want" <<<"$line" || { say "no $want: $comment"; bad=1; }
+            [[ "$want" == --gres=* ]] && grep -q -- "--gpus" <<<"$line" && { say "--gpus with a share: $comment"; bad=1; }
+        fi
+    done < "$run.sbatch"
+    ((bad)) && fail "GPU requests (see $run.sbatch)"
+    say "GPU requests of $n sbatch calls as configured: $(grep -c -- '--gpus=1' "$run.sbatch") --gpus=1, $(grep -c -- '--gres=shard:1' "$run.sbatch") --gres=shard:1, the rest none"
+    # granted: squeue's per-job/per-node TRES of every job seen
+    sort -u "$run.grants" > "$run.grants.u"
+    awk '$2 ~ /^rule_(embed|quantize)_/ && $3 != "gres:gpu:1" {print}' "$run.grants.u" | grep -q . \
+        && fail "an embed/quantize job was not granted gres:gpu:1 (see $run.grants.u)"
+    awk '$2 ~ /^rule_glue_finetune_wildcards_minilm_a/ && $4 != "gres:shard:1" {print}' "$run.grants.u" | grep -q . \
+        && fail "a shared fine-tuning job was not granted gres:shard:1 (see $run.grants.u)"
+    awk '$2 ~ /^rule_(perturb|nonstandard|sample|measures|glue_scores|glue_cache)/ && ($3 != "N/A" || $4 != "N/A") {print}' "$run.grants.u" | grep -q . \
+        && fail "a CPU job was granted a GPU resource (see $run.grants.u)"
+    say "granted to running jobs (squeue, per job/per node): $(awk '{print $3 "/" $4}' "$run.grants.u" | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
 }
 
 check_mode() {  # $1: mode, $2: profile
@@ -379,8 +442,11 @@ check_mode() {  # $1: mode, $2: profile
         (( n_sbatch < n_jobs )) || fail "grouping did not reduce the submissions ($n_sbatch for $n_jobs jobs)"
         say "group submissions: $(grep -Eo -- '--comment rule_[a-z_]+' "$run.sbatch" | sort | uniq -c | awk '$2 !~ /wildcards/ {printf "%s x%s; ", $3, $1}')"
     fi
-    grep -qE -- "--gpus|--gres" "$run.sbatch" && fail "a job asked for a GPU"
-    say "no sbatch call asked for a GPU"
+    if [[ "$GPU" == 1 ]]; then check_gpu_requests "$run"
+    else
+        grep -qE -- "--gpus|--gres" "$run.sbatch" && fail "a job asked for a GPU"
+        say "no sbatch call asked for a GPU"
+    fi
 
     [[ -s "$run.cancelled" ]] || fail "no fine-tuning job was cancelled"
     read -r cid model _ < "$run.cancelled"

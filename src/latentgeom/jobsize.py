@@ -76,11 +76,15 @@ def finetune_runtime(config: dict[str, Any], task: str, attempt: int = 1) -> int
     return minutes(config, finetune_seconds(config, task), attempt)
 
 
-def finetune_group(config: dict[str, Any], task: str) -> str | None:
+def finetune_group(config: dict[str, Any], task: str, shared: bool = False) -> str | None:
     """The Snakemake group of a fine-tuning job: ``finetune_small`` when its expected work is
-    under ``resources.group_finetunes_minutes`` (0, the default: never), else none."""
+    under ``resources.group_finetunes_minutes`` (0, the default: never), else none;
+    ``finetune_small_shared`` for a model with a GPU share (so that no group job asks for a
+    whole GPU and a shard at once)."""
     limit = float(_res(config).get("group_finetunes_minutes", 0) or 0)
-    return "finetune_small" if finetune_seconds(config, task) < 60 * limit else None
+    if finetune_seconds(config, task) >= 60 * limit:
+        return None
+    return "finetune_small_shared" if shared else "finetune_small"
 
 
 def finetune_mem(config: dict[str, Any], attempt: int = 1) -> int:

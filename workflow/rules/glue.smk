@@ -93,7 +93,7 @@ rule glue_finetune:
     # resources.group_finetunes_minutes: short ones join group finetune_small, which the
     # slurm-grouped profile bundles (ignored when running locally)
     group:
-        lambda wc: _size.finetune_group(config, wc.task)
+        lambda wc: _size.finetune_group(config, wc.task, glue_gpu("gres")(wc) != "")
     conda:
         "../../envs/glue.yaml"
     threads: 2
