@@ -198,6 +198,14 @@ def _plan(a: argparse.Namespace) -> None:
     print(plan_table(plan(load_config(files)), title=" ".join(files) or "the embedded default"))
 
 
+def _gpu_check(a: argparse.Namespace) -> None:
+    from .gpucheck import run
+
+    rc = run()
+    if rc:
+        sys.exit(rc)
+
+
 def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
     """One flag per fine-tuning setting, from the dataclass (unset: the dataclass's default)."""
     from dataclasses import fields
@@ -350,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configfile", nargs="+", help="as for snakemake (none: the embedded "
                    "default; without models: layered on it)")
     s.set_defaults(func=_plan)
+
+    s = sub.add_parser("gpu-check", help="a self-test on a GPU node (FAISS GPU vs CPU, CUDA vs "
+                       "CPU embeddings, a bf16 fine-tuning); without a GPU: says so, exits 0")
+    s.set_defaults(func=_gpu_check)
     return p
 
 
