@@ -108,7 +108,7 @@ def test_temporary_embeddings_drop_from_the_disk():
     assert temp.disk["token matrices (embeddings.npy)"] == 0
     assert keep.disk_total - temp.disk_total == pytest.approx(matrices)
     assert keep.disk_total > 50e9 > temp.disk_total  # tens of GB: the bulk
-    assert temp.transient["token matrices while their jobs run (embed.temporary)"] > 0
+    assert temp.transient["token matrix of one model while its jobs run (embed.temporary)"] > 0
 
 
 @pytest.mark.slow

@@ -272,7 +272,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     if emb.get("temporary"):
         assumptions.append("embed.temporary: token matrices removed once their measures are "
                            "written (at most one per running embed/quantize/measures job exists)")
-        transient["token matrices while their jobs run (embed.temporary)"] = max(
+        transient["token matrix of one model while its jobs run (embed.temporary)"] = max(
             rows * architecture(m["architecture"])[0] * 4.0 for m in models.values())
     if unknown:
         assumptions.append(f"unknown architecture(s) {sorted(unknown)}: taken as d = 1024, "
