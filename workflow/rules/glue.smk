@@ -21,15 +21,6 @@ wildcard_constraints:
     tokenizer=names_regex(sorted(GLUE_TOKENIZER_SOURCE)),
 
 
-def glue_gpu(field):
-    """One field of a fine-tuning job's GPU request (gpus.share_request)."""
-    from latentgeom.gpus import gpu_share, share_request
-
-    want = _gpu_request(GPU_SETTING, GLUE["device"])
-    shards, gres = config["resources"]["gpu_shards"], config["resources"]["gpu_share_gres"]
-    return lambda wc: share_request(want, gpu_share(config, MODELS[wc.model]), shards, gres)[field]
-
-
 rule glue_minibench:
     """The offline proxy benchmark (GLUE schema) from data shipped in the gensim wheel."""
     output:
