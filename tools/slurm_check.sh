@@ -354,11 +354,13 @@ say "local run done in $(( $(date +%s) - t )) s: $(grep -Eo '[0-9]+ of [0-9]+ st
 watch_and_cancel() {  # $1: run folder. Cancel the SLURM job running a "shuffled" fine-tuning
     # once it has written a checkpoint: a plain job (comment rule_glue_finetune_wildcards_<model>_
     # shuffled) or a group job holding fine-tunes (comment rule_<group>_..._glue_finetune...).
-    local run=$1 id comment ckpt model
-    for _ in $(seq 2400); do
-        # what SLURM granted each job (per job: --gpus; per node: --gres)
+    # It keeps recording what SLURM granted each running job (per job: --gpus; per node: --gres)
+    # until the run ends (check_mode stops it).
+    local run=$1 id comment ckpt model cancelled=0
+    for _ in $(seq 7200); do
         squeue -h -t RUNNING -O "JobID:12,Comment:90,tres-per-job:30,tres-per-node:30" 2>/dev/null >> "$run.grants"
-        ckpt=$(find "$run/results/.scratch/glue" -path "*/shuffled/*" -name checkpoint.pt 2>/dev/null | head -1)
+        ckpt=""
+        ((cancelled)) || ckpt=$(find "$run/results/.scratch/glue" -path "*/shuffled/*" -name checkpoint.pt 2>/dev/null | head -1)
         if [[ -n "$ckpt" ]]; then
             model=${ckpt#"$run/results/.scratch/glue/"}; model=${model%%/*}
             while read -r id comment; do
@@ -367,13 +369,14 @@ watch_and_cancel() {  # $1: run folder. Cancel the SLURM job running a "shuffled
                     echo "$id $model $comment" > "$run.cancelled"
                     scancel "$id"
                     say "scancel $id ($comment: glue_finetune $model/shuffled) after its first checkpoint"
-                    return 0
+                    cancelled=1
+                    break
                 fi
             done < <(squeue -h -t RUNNING -o "%i %k" 2>/dev/null)
         fi
         sleep 0.5
     done
-    say "watcher: no running fine-tuning job with a checkpoint seen"
+    ((cancelled)) || say "watcher: no running fine-tuning job with a checkpoint seen"
 }
 
 check_gpu_requests() {  # $1: run folder. GPU=1: what each job asked for and was granted.
@@ -440,7 +443,7 @@ check_mode() {  # $1: mode, $2: profile
     if [[ "$tiny" == *grouped* ]]; then
         grep -q -- "--comment rule_finetune_small" "$run.sbatch" || fail "no grouped fine-tuning submission"
         (( n_sbatch < n_jobs )) || fail "grouping did not reduce the submissions ($n_sbatch for $n_jobs jobs)"
-        say "group submissions: $(grep -Eo -- '--comment rule_[a-z_]+' "$run.sbatch" | sort | uniq -c | awk '$2 !~ /wildcards/ {printf "%s x%s; ", $3, $1}')"
+        say "group submissions: $(grep -Eo -- '--comment rule_[a-z_]+' "$run.sbatch" | sort | uniq -c | awk '$3 !~ /wildcards/ && $3 ~ /^rule_(latent|models|scores|caches|report|finetune_small)/ {printf "%s x%s; ", $3, $1}')"
     fi
     if [[ "$GPU" == 1 ]]; then check_gpu_requests "$run"
     else
