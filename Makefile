@@ -26,7 +26,7 @@ endif
 FAISS  ?= cpu
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test test-envs report lint bench lock dryrun clean rehearsal
+.PHONY: setup demo test test-envs report lint bench lock dryrun clean rehearsal gpu-check
 
 # The rehearsal: config/paper.yaml (sizes cut by rehearsal/sizes.yaml) against a stand-in of the
 # hub built by rehearsal/standin_hub.py, with the hub offline. Run it in a clean clone: it
@@ -96,6 +96,12 @@ bench: setup $(BIN)/accelerate
 	  $(BIN)/python benchmarks/stage_costs.py --results results > $(BENCH_OUT)/stage_costs.md && \
 	  cat $(BENCH_OUT)/stage_costs.md; \
 	else echo "stage_costs: no results/benchmarks (run make demo first)"; fi
+
+# A self-test on a new GPU node (a few minutes): FAISS GPU vs CPU, CUDA vs CPU embeddings, one
+# bf16 fine-tuning; prints a table for benchmarks/README.md, exits 1 on a mismatch. Without a
+# GPU it says so and exits 0. On a GPU node set up with `make setup FAISS=cuda`.
+gpu-check: setup
+	$(BIN)/latentgeom gpu-check
 
 # Lock: the exact versions in $(VENV) (all extras but the project itself), per torch variant.
 # Install from it with `make setup LOCKED=1` (constraints for every package after torch).

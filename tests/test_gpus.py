@@ -176,3 +176,79 @@ def test_claim_for_job_reads_the_jobs_gpu_resource_and_results_folder(tmp_path):
     p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
+
+
+# --- a share of a GPU (gpu_share < 1): slots locally, shards on SLURM --------------------------
+
+def test_share_request():
+    from latentgeom.gpus import share_request
+
+    assert share_request(0, 0.25, 4) == {"gpu": 0, "gpu_shard": 0, "gres": ""}  # no GPU asked
+    assert share_request(1, 1.0, 4) == {"gpu": 1, "gpu_shard": 4, "gres": ""}
+    assert share_request(2, 1.0, 4) == {"gpu": 2, "gpu_shard": 8, "gres": ""}
+    assert share_request(1, 0.25, 4) == {"gpu": 0, "gpu_shard": 1, "gres": "shard:1"}
+    assert share_request(1, 0.3, 4) == {"gpu": 0, "gpu_shard": 2, "gres": "shard:2"}  # rounds up
+    assert share_request(1, 0.5, 8) == {"gpu": 0, "gpu_shard": 4, "gres": "shard:4"}
+    assert share_request(1, 0.01, 4)["gpu_shard"] == 1
+    assert share_request(1, 0.25, 100, "mps") == {"gpu": 0, "gpu_shard": 25, "gres": "mps:25"}
+
+
+def test_gpu_share_of_a_model():
+    from latentgeom.gpus import gpu_share
+
+    cfg = {"models": {"bases": {"small": {"gpu_share": 0.25}, "big": {}}},
+           "nonstandard": {"odd": {"gpu_share": 0.5}}}
+    assert gpu_share(cfg, {"kind": "perturbed", "base_name": "small", "name": "x"}) == 0.25
+    assert gpu_share(cfg, {"kind": "perturbed", "base_name": "big", "name": "y"}) == 1
+    assert gpu_share(cfg, {"kind": "nonstandard", "name": "odd"}) == 0.5
+
+
+def test_shared_claims_fill_a_gpu_and_exclude_whole_gpu_claims(tmp_path):
+    from latentgeom.gpus import claim_gpu_share
+
+    one = {"LATENTGEOM_GPU_COUNT": "1"}
+    try:
+        envs = [dict(one) for _ in range(4)]
+        assert [claim_gpu_share(tmp_path, 1, 4, env=e) for e in envs] == [0, 0, 0, 0]
+        assert {e["CUDA_VISIBLE_DEVICES"] for e in envs} == {"0"}
+        with pytest.raises(TimeoutError):  # four quarters: full
+            claim_gpu_share(tmp_path, 1, 4, env=dict(one), timeout=0.1, poll=0.02)
+        with pytest.raises(TimeoutError):  # a whole-GPU job waits for the shared ones
+            claim_gpus(tmp_path, 1, env=dict(one), timeout=0.1, poll=0.02)
+    finally:
+        release_gpus()
+    try:
+        assert claim_gpus(tmp_path, 1, env=dict(one)) == [0]
+        with pytest.raises(TimeoutError):  # and a shared job waits for a whole-GPU one
+            claim_gpu_share(tmp_path, 1, 4, env=dict(one), timeout=0.1, poll=0.02)
+    finally:
+        release_gpus()
+    two = {"LATENTGEOM_GPU_COUNT": "2"}
+    try:  # half + half fill GPU 0; the next half goes to GPU 1
+        assert [claim_gpu_share(tmp_path, 2, 4, env=dict(two)) for _ in range(3)] == [0, 0, 1]
+        with pytest.raises(ValueError):
+            claim_gpu_share(tmp_path, 5, 4, env=dict(two))
+    finally:
+        release_gpus()
+    assert claim_gpu_share(tmp_path, 1, 4, env={"CUDA_VISIBLE_DEVICES": "2",
+                                                 "LATENTGEOM_GPU_COUNT": "4"}) is None
+
+
+def test_claim_for_job_takes_slots_for_a_shard_request(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, sys
+        from types import SimpleNamespace
+        sys.path.insert(0, {str(REPO / 'src')!r})
+        from latentgeom.gpus import claim_for_job
+        job = SimpleNamespace(resources={{"gpu": 0, "gpu_shard": 2, "gres": "shard:2"}},
+                              config={{"results": "res", "resources": {{"gpu_shards": 4}}}})
+        assert claim_for_job(job) == [0]
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+        locks = "res/.locks/gpu0"
+        assert os.path.exists(locks + ".slot1") and not os.path.exists(locks + ".slot2")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    env["LATENTGEOM_GPU_COUNT"] = "1"
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr

@@ -207,6 +207,21 @@ def _check_config(a: argparse.Namespace) -> None:
     print(f"{', '.join(a.files)}: OK")
 
 
+def _plan(a: argparse.Namespace) -> None:
+    from .budget import load_config, plan, plan_table
+
+    files = a.configfile or []
+    print(plan_table(plan(load_config(files)), title=" ".join(files) or "the embedded default"))
+
+
+def _gpu_check(a: argparse.Namespace) -> None:
+    from .gpucheck import run
+
+    rc = run()
+    if rc:
+        sys.exit(rc)
+
+
 def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
     """One flag per fine-tuning setting, from the dataclass (unset: the dataclass's default)."""
     from dataclasses import fields
@@ -367,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "with file:line, duplicated keys, the config schema, cross-field rules)")
     s.add_argument("files", nargs="+")
     s.set_defaults(func=_check_config)
+
+    s = sub.add_parser("plan", help="what a configuration costs before it runs: jobs, CPU- and "
+                       "GPU-hours, peak memory per rule, disk per kind of artifact")
+    s.add_argument("--configfile", nargs="+", help="as for snakemake (none: the embedded "
+                   "default; without models: layered on it)")
+    s.set_defaults(func=_plan)
+
+    s = sub.add_parser("gpu-check", help="a self-test on a GPU node (FAISS GPU vs CPU, CUDA vs "
+                       "CPU embeddings, a bf16 fine-tuning); without a GPU: says so, exits 0")
+    s.set_defaults(func=_gpu_check)
     return p
 
 

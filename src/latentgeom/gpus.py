@@ -125,6 +125,87 @@ def claim_gpus(lock_dir: str | os.PathLike, n: int = 1, *, count: int | None = N
         time.sleep(poll)
 
 
+def claim_gpu_share(lock_dir: str | os.PathLike, slots: int, slots_per_gpu: int, *,
+                    count: int | None = None, timeout: float | None = None, poll: float = 1.0,
+                    env: dict[str, str] | None = None) -> int | None:
+    """Take ``slots`` of the ``slots_per_gpu`` slots of one GPU (a share of it) and export it.
+
+    Several shared jobs run on one GPU while its slots last; a whole-GPU claim
+    (:func:`claim_gpus`) and shared claims of the same GPU exclude each other: a shared claim
+    holds a *shared* ``flock`` on ``gpu<i>`` (which the whole-GPU claim locks exclusively) and an
+    exclusive one on each of its slot files ``gpu<i>.slot<j>``. Returns the GPU index, or
+    ``None`` when nothing was claimed (as :func:`claim_gpus`).
+    """
+    env = os.environ if env is None else env
+    if slots <= 0 or env.get("CUDA_VISIBLE_DEVICES") is not None:
+        return None
+    if slots > slots_per_gpu:
+        raise ValueError(f"asked for {slots} slots of a GPU that has {slots_per_gpu}")
+    total = device_count(env) if count is None else count
+    if total <= 0:
+        return None
+    folder = Path(lock_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        for i in range(total):
+            gpu = open(folder / f"gpu{i}", "a+")
+            try:
+                fcntl.flock(gpu.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # the whole GPU is taken
+                gpu.close()
+                continue
+            got = []
+            for j in range(slots_per_gpu):
+                fh = _try_lock(folder / f"gpu{i}.slot{j}")
+                if fh is not None:
+                    got.append(fh)
+                    if len(got) == slots:
+                        break
+            if len(got) == slots:
+                _HELD.extend([gpu, *got])
+                env["CUDA_VISIBLE_DEVICES"] = str(i)
+                env["LATENTGEOM_GPU_CLAIMED"] = f"{i} ({slots}/{slots_per_gpu})"
+                return i
+            for fh in got:
+                fh.close()
+            gpu.close()
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError(f"no GPU of {total} with {slots} free slots in {lock_dir} "
+                               f"after {timeout} s")
+        time.sleep(poll)
+
+
+def gpu_share(config: dict[str, Any], record: dict[str, Any]) -> float:
+    """``gpu_share`` of a model's entry in the config (its base for a perturbed model)."""
+    if record.get("kind") == "perturbed":
+        spec = ((config.get("models") or {}).get("bases") or {}).get(record["base_name"], {})
+    else:
+        spec = (config.get("nonstandard") or {}).get(record["name"], {})
+    return float(spec.get("gpu_share", 1) or 1)
+
+
+def share_request(gpus: int, share: float, shards_per_gpu: int,
+                  gres: str = "shard") -> dict[str, Any]:
+    """A GPU job's resources for a model's ``gpu_share``: ``{"gpu", "gpu_shard", "gres"}``.
+
+    A whole-GPU job (share 1) asks for ``gpu`` = N as before and, for local scheduling,
+    ``gpu_shard`` = N x ``shards_per_gpu``; a shared job (share < 1) asks for no whole GPU but
+    ``ceil(share x shards_per_gpu)`` shards: ``gres`` ``shard:K`` (SLURM GPU sharding; or
+    ``mps:K`` where the cluster offers CUDA MPS, with ``shards_per_gpu`` its count per GPU,
+    usually 100) and ``gpu_shard`` = K. A job that asks for no GPU asks for nothing. ``gres`` is
+    ``""`` unless sharded, which the SLURM plugin leaves out of the sbatch call.
+    """
+    import math
+
+    if gpus <= 0:
+        return {"gpu": 0, "gpu_shard": 0, "gres": ""}
+    if share >= 1:
+        return {"gpu": gpus, "gpu_shard": gpus * shards_per_gpu, "gres": ""}
+    k = max(1, math.ceil(share * shards_per_gpu - 1e-9))
+    return {"gpu": 0, "gpu_shard": k, "gres": f"{gres}:{k}"}
+
+
 def release_gpus() -> None:
     """Drop this process's claims (process exit does the same)."""
     while _HELD:
@@ -137,8 +218,17 @@ def claim_for_job(smk: Any) -> list[int] | None:
     Reads the job's ``gpu`` resource and the workflow's results folder from the ``snakemake``
     object; locks live in ``<results>/.locks`` (per workflow, never machine-wide).
     """
-    n = int(getattr(smk, "resources", {}).get("gpu", 0) or 0)
-    results = (getattr(smk, "config", {}) or {}).get("results", "results")
+    resources = getattr(smk, "resources", {})
+    n = int(resources.get("gpu", 0) or 0)
+    config = getattr(smk, "config", {}) or {}
+    results = config.get("results", "results")
+    shard = int(resources.get("gpu_shard", 0) or 0)
+    if n == 0 and shard > 0:  # a share of one GPU: slots of it, as many as its shards
+        per_gpu = int((config.get("resources") or {}).get("gpu_shards", 4))
+        i = claim_gpu_share(Path(results) / ".locks", shard, per_gpu)
+        if i is not None:
+            print(f"claimed {shard}/{per_gpu} of GPU {i} (CUDA_VISIBLE_DEVICES={i})")
+        return None if i is None else [i]
     ids = claim_gpus(Path(results) / ".locks", n)
     if ids is not None:
         print(f"claimed GPU(s) {ids} (CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']})")

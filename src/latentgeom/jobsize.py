@@ -63,12 +63,28 @@ def train_examples(glue: dict[str, Any], task: str) -> int:
     return int(get_task(task).train_size or 10000)
 
 
-def finetune_runtime(config: dict[str, Any], task: str, attempt: int = 1) -> int:
-    """Minutes: train examples x epochs / ``glue.examples_per_second`` (+ one dev pass)."""
+def finetune_seconds(config: dict[str, Any], task: str) -> float:
+    """Expected work: train examples x epochs / ``glue.examples_per_second`` (+ dev passes)."""
     glue = config.get("glue") or {}
     n = train_examples(glue, task)
     work = n * int(glue.get("epochs", 3)) * 1.1  # + evaluation passes, ~10 %
-    return minutes(config, work / float(glue.get("examples_per_second", 25)), attempt)
+    return work / float(glue.get("examples_per_second", 25))
+
+
+def finetune_runtime(config: dict[str, Any], task: str, attempt: int = 1) -> int:
+    """Minutes: train examples x epochs / ``glue.examples_per_second`` (+ one dev pass)."""
+    return minutes(config, finetune_seconds(config, task), attempt)
+
+
+def finetune_group(config: dict[str, Any], task: str, shared: bool = False) -> str | None:
+    """The Snakemake group of a fine-tuning job: ``finetune_small`` when its expected work is
+    under ``resources.group_finetunes_minutes`` (0, the default: never), else none;
+    ``finetune_small_shared`` for a model with a GPU share (so that no group job asks for a
+    whole GPU and a shard at once)."""
+    limit = float(_res(config).get("group_finetunes_minutes", 0) or 0)
+    if finetune_seconds(config, task) >= 60 * limit:
+        return None
+    return "finetune_small_shared" if shared else "finetune_small"
 
 
 def finetune_mem(config: dict[str, Any], attempt: int = 1) -> int:
@@ -78,9 +94,13 @@ def finetune_mem(config: dict[str, Any], attempt: int = 1) -> int:
 
 # --- latent half ----------------------------------------------------------------------------
 
+def embed_seconds(config: dict[str, Any]) -> float:
+    """Expected work: every token vector at ``embed_tokens_per_second``."""
+    return embedding_rows(config) / _throughput(config, "embed_tokens_per_second")
+
+
 def embed_runtime(config: dict[str, Any], attempt: int = 1) -> int:
-    rows = embedding_rows(config)
-    return minutes(config, rows / _throughput(config, "embed_tokens_per_second"), attempt)
+    return minutes(config, embed_seconds(config), attempt)
 
 
 def embed_mem(config: dict[str, Any], attempt: int = 1) -> int:
@@ -89,15 +109,21 @@ def embed_mem(config: dict[str, Any], attempt: int = 1) -> int:
     return math.ceil(mb * _scale(config, attempt))
 
 
-def quantize_runtime(config: dict[str, Any], quantizer: str, attempt: int = 1) -> int:
-    """Minutes: training rows x train cost + every row x encode cost, scaled to the widest d."""
+def quantize_seconds(config: dict[str, Any], quantizer: str,
+                     hidden: int = HIDDEN_SIZE) -> float:
+    """Expected work: training rows x train cost + every row x encode cost, x hidden/384."""
     q = config.get("quantize") or {}
     spec = q["quantizers"][quantizer]
     rows = embedding_rows(config)
     train = min(rows, int(q.get("train_size") or rows))
     key = "lsq_train_ms_per_row" if spec.get("method") == "lsq" else "pq_train_ms_per_row"
     ms = train * _throughput(config, key) + rows * _throughput(config, "encode_ms_per_row")
-    return minutes(config, ms / 1000.0 * HIDDEN_SIZE / 384, attempt)
+    return ms / 1000.0 * hidden / 384
+
+
+def quantize_runtime(config: dict[str, Any], quantizer: str, attempt: int = 1) -> int:
+    """Minutes: training rows x train cost + every row x encode cost, scaled to the widest d."""
+    return minutes(config, quantize_seconds(config, quantizer), attempt)
 
 
 def quantize_mem(config: dict[str, Any], attempt: int = 1) -> int:

@@ -115,6 +115,16 @@ if _damaged:
 GPU_SETTING = config["resources"]["gpu"]
 
 
+def glue_gpu(field):
+    """One field of a fine-tuning job's GPU request: a GPU, or shards of one for a model with a
+    gpu_share < 1 (gpus.share_request)."""
+    from latentgeom.gpus import gpu_share, share_request
+
+    want = _gpu_request(GPU_SETTING, config["glue"]["device"])
+    shards, gres = config["resources"]["gpu_shards"], config["resources"]["gpu_share_gres"]
+    return lambda wc: share_request(want, gpu_share(config, MODELS[wc.model]), shards, gres)[field]
+
+
 def names_regex(names):
     """A wildcard constraint matching exactly these names."""
     import re

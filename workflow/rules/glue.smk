@@ -81,13 +81,20 @@ rule glue_finetune:
         log("glue/finetune/{model}_{task}.log"),
     benchmark:
         res("benchmarks/glue/{model}_{task}.tsv")
+    # resources.group_finetunes_minutes: short ones join group finetune_small, which the
+    # slurm-grouped profile bundles (ignored when running locally)
+    group:
+        lambda wc: _size.finetune_group(config, wc.task, glue_gpu("gres")(wc) != "")
     conda:
         "../../envs/glue.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
         runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
-        gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
+        # a model's gpu_share < 1: shards of a GPU instead of a GPU (README, GPUs)
+        gpu=glue_gpu("gpu"),
+        gpu_shard=glue_gpu("gpu_shard"),
+        gres=glue_gpu("gres"),
     params:
         # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
         # by the script from the config (changing them re-runs nothing).

@@ -46,7 +46,12 @@ rule embed:
         manifest=res("models/{model}/manifest.json"),
         sequences=res("sample/sequences.txt"),
     output:
-        embeddings=res("latent/{model}/embeddings.npy"),
+        # embed.temporary: removed once every job reading it is done (the disk; never a param)
+        embeddings=(
+            temp(res("latent/{model}/embeddings.npy"))
+            if config["embed"]["temporary"]
+            else res("latent/{model}/embeddings.npy")
+        ),
         meta=res("latent/{model}/embeddings.json"),
     log:
         log("embed/{model}.log"),
