@@ -404,3 +404,25 @@ def test_both_variants_at_once_equal_each_alone():
         for group in alone:
             for k, val in alone[group].items():
                 assert both[v][group][k] == pytest.approx(val, rel=1e-12, abs=1e-15), (v, group, k)
+
+
+def test_float32_matrix_in_blocks_and_axis_chunks_equals_one_float64_pass(monkeypatch):
+    # The spread measures never hold a float64 copy of a float32 matrix: covariance from
+    # float64 row blocks, projections in axis chunks on threads. Same values as one pass over
+    # the float64 copy (products of float32 values are exact in float64; only summation order
+    # differs).
+    g = np.random.default_rng(8)
+    X = ((g.standard_normal((3000, 12)) ** 3) @ g.standard_normal((12, 12))).astype(np.float32)
+    X64 = X.astype(np.float64)
+    whole = M.measure_variants(X64, {}, seed=2)
+    monkeypatch.setattr(M, "ROW_BLOCK", 257)
+    monkeypatch.setattr(M, "PROJECTION_CHUNK_BYTES", 5 * 8 * 3000)  # 5 axes a chunk
+    mu32, C32 = M._covariance(X)
+    mu64, C64 = M._covariance(X64)
+    np.testing.assert_allclose(C32, C64, rtol=1e-12, atol=1e-12 * np.abs(C64).max())
+    np.testing.assert_allclose(mu32, mu64, rtol=1e-12, atol=1e-12)
+    for workers in (1, 2):
+        chunked = M.measure_variants(X, {}, seed=2, workers=workers)
+        for v in M.VARIANTS:
+            for k, val in whole[v]["spread"].items():
+                assert chunked[v]["spread"][k] == pytest.approx(val, rel=1e-9, abs=1e-12), (v, k)
