@@ -4,8 +4,10 @@ LSQ++ and PQ codes (M = 4, K = 256), built once through the pipeline's own stage
     python benchmarks/measures_input.py --sequences PATH [--cache benchmarks/cache]
 
 ``--sequences``: one sequence a line. The issue's measurements used the authors' published
-sample of 5,000 sequences (``VM_transfer/sample_sequences.pkl`` of github.com/amarbut/manifolds,
-one a line; beside this repository at ``../shared/reference/published/sample_sequences.txt``).
+sample of 5,000 sequences: ``VM_transfer/sample_sequences.pkl`` of github.com/amarbut/manifolds
+(a pickled set of strings; write it one a line, sorted:
+``"\n".join(sorted(pickle.load(open(path, "rb"))))``), here beside this repository at
+``../shared/reference/published/sample_sequences.txt`` (``make bench``'s ``SEQUENCES``).
 It is read in place, never copied. What is built, under ``<cache>/<sha256 of the file>[:12]/``
 (``benchmarks/cache/`` is git-ignored), each by the stage the pipeline runs:
 
