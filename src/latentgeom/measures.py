@@ -106,13 +106,14 @@ def _workers(workers: int | None) -> int:
 ROW_BLOCK = 2048
 
 
-def _float64_blocks(X: np.ndarray, block: int = ROW_BLOCK):
+def _float64_blocks(X: np.ndarray, block: int | None = None):
     """``(start, rows as float64)`` for consecutive row blocks of X. A float64 X is yielded
     whole; any other X is converted block by block into ONE reused buffer (so no float64 copy
     of the matrix is ever held; each yielded block is overwritten by the next)."""
     if X.dtype == np.float64:
         yield 0, X
         return
+    block = block or ROW_BLOCK
     buf = np.empty((min(block, len(X)), X.shape[1]))
     for i in range(0, len(X), block):
         b = buf[:min(block, len(X) - i)]
