@@ -301,11 +301,12 @@ def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int
     """:func:`_sorted_entropies` of the projections ``(X - mu) @ vecs`` (one row per column of
     ``vecs``), plus the sorted projections (p, n) when ``keep``.
 
-    When the whole projection fits in :data:`PROJECTION_CHUNK_BYTES` (or ``keep``) it is made
-    at once, as ``vecs.T @ X.T``; otherwise the axes are taken in chunks that fit, each chunk
-    on its own thread (BLAS on one thread each): the chunk's projection is built from row
-    blocks of X in float64 (:func:`_float64_blocks`), sorted, reduced to its entropies and
-    dropped, so at most ``workers`` chunks are held (no (p, n) array, no float64 copy of X).
+    With ``keep``, or when one chunk takes every axis (one worker, a projection within
+    :data:`PROJECTION_CHUNK_BYTES`), it is made at once; otherwise the axes are taken in
+    chunks of at most that size, one per worker thread at a time (BLAS on one thread each):
+    the chunk's projection is built from row blocks of X in float64 (:func:`_float64_blocks`),
+    sorted, reduced to its entropies and dropped, so at most ``workers`` chunks are held (no
+    (p, n) array, no float64 copy of X).
     """
     from concurrent.futures import ThreadPoolExecutor
 
