@@ -230,6 +230,11 @@ def main() -> None:
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="BLAS threads (default 1: see benchmarks/README.md, 'Measures')")
     a = ap.parse_args()
+    import faiss  # noqa: F401  (every BLAS the baseline uses is loaded before it is pinned)
+    import IsoScore.IsoScore  # noqa: F401
+    import scipy.special  # noqa: F401
+    import scipy.stats  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=a.blas_threads, user_api="blas")
