@@ -79,6 +79,8 @@ lint: setup $(BIN)/ruff
 # Benchmarks: every benchmarks/*.py at its documented size; each one's table is rewritten under
 # $(BENCH_OUT) (benchmarks/README.md discusses them). Long: tens of minutes on 2 CPU cores.
 BENCH_OUT ?= benchmarks/results
+# the authors' 5,000 sampled sequences, one a line (benchmarks/measures_input.py says where from)
+SEQUENCES ?= ../shared/reference/published/sample_sequences.txt
 $(BIN)/accelerate: pyproject.toml | $(BIN)/latentgeom
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	touch $@
@@ -87,7 +89,7 @@ bench: setup $(BIN)/accelerate
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python benchmarks/embed.py > $(BENCH_OUT)/embed.md && cat $(BENCH_OUT)/embed.md
 	$(BIN)/python benchmarks/quantize.py > $(BENCH_OUT)/quantize.md && cat $(BENCH_OUT)/quantize.md
-	$(BIN)/python benchmarks/measures.py > $(BENCH_OUT)/measures.md && cat $(BENCH_OUT)/measures.md
+	$(BIN)/python benchmarks/measures.py --sequences $(SEQUENCES) --scaling > $(BENCH_OUT)/measures.md && cat $(BENCH_OUT)/measures.md
 	$(BIN)/python benchmarks/finetune.py --task shuffled --train 600 --dev 300 --seeds 42 43 \
 	  > $(BENCH_OUT)/finetune.md && cat $(BENCH_OUT)/finetune.md
 	$(BIN)/python benchmarks/checkpoint_size.py > $(BENCH_OUT)/checkpoint_size.md && \

@@ -1,35 +1,42 @@
-"""Measures: ours (both variants) against the authors' mechanism (``authors_baseline.py``).
+"""Measures: ours (both variants) against the authors' code (``authors_baseline.py``), side by
+side on the same matrix and codes; the measures job's peak memory; time and memory vs size.
 
-    python benchmarks/measures.py [--n 100000] [--d 384] [--train 5000] [--blas-threads 1]
+    python benchmarks/measures.py --sequences PATH [--repeat 2] [--scaling]
 
-Data: an n x d float32 matrix with structure — 40 clusters in a 48-dimensional latent space,
-mapped to d dimensions with decaying scales, plus isotropic noise (rank-48 signal + noise, as
-transformer token vectors are dominated by a few directions). Codes and codebooks from FAISS PQ
-and LSQ++ (M = 4, K = 256) trained on a ``--train``-row subsample, every row encoded.
+Input (``measures_input.py``, cached under ``benchmarks/cache``): the packaged MiniLM's
+token vectors of ``--sequences`` (the authors' published 5,000: 116,667 x 384 float32),
+LSQ++ and PQ codes, M = 4, K = 256, trained on every row.
 
-In one process, on the same matrix and codes: the baseline (the authors' mechanism, re-built
-from NOTES.md: an sklearn PCA per cell, per-cell Python lists, per-codebook and per-axis
-loops, the IsoScore package, a whole N(0, I_d) reference sample), then ours with the paper's
-definitions, the authors' definitions, and both at once (what the pipeline's ``measures`` job
-runs). BLAS is pinned to ``--blas-threads`` threads for everything; ours spreads the per-axis
-sorts and per-cell eigendecompositions over ``--workers`` threads (default: the CPUs).
-Prints the timing table and, per measure, the baseline's value against ours (authors).
+Each repeat runs, in one process, one after the other: the baseline (the authors' code re-built
+from NOTES.md, timed per part, BLAS on one thread), then ours with the paper's definitions, the
+authors', and both at once (what the pipeline's ``measures`` job computes; ``--workers``
+threads, default: the CPUs, BLAS one thread per worker). Wall and CPU seconds and the load
+average are printed for each; the tables take each implementation's fastest repeat. Memory:
+the ``measures`` job itself (``stages.measures_stage`` on the cached artifacts) in a child
+process, its peak resident set (``VmHWM``). ``--scaling``: the same job in a child process
+on synthetic matrices (40 clusters in a rank-48 subspace plus noise; PQ trained on 5,000 rows,
+every row encoded, also used as the additive quantizer: see :func:`synthetic_input`) at 25K,
+50K, 100K, 200K rows (d = 384) and 100K x 768.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-import authors_baseline as baseline
+import authors_baseline as baseline  # noqa: E402
+import measures_input  # noqa: E402
 
-from latentgeom import measures as M
-from latentgeom.quantize import quantize
+SCALING = ((25_000, 384), (50_000, 384), (100_000, 384), (200_000, 384), (100_000, 768))
 
 
 def structured(n: int, d: int, rank: int = 48, seed: int = 0) -> np.ndarray:
@@ -41,73 +48,179 @@ def structured(n: int, d: int, rank: int = 48, seed: int = 0) -> np.ndarray:
     return (Z @ W + 0.3 * rng.standard_normal((n, d)) + rng.standard_normal(d)).astype(np.float32)
 
 
-def baseline_all(X, quantized, seed):
-    from IsoScore.IsoScore import IsoScore
+def synthetic_input(n: int, d: int, cache: Path, threads: int = 2) -> Path:
+    """A cached synthetic input folder (``embeddings.npy``, ``quantized_*.npz``).
 
-    out = baseline.all_measures(X, quantized, seed)
-    out["spread"]["IS"] = float(IsoScore(X))
+    ``product``: FAISS PQ (M = 4, K = 256) trained on 5,000 rows, every row encoded
+    (``quantize_stage``). ``additive``: the same codes with each sub-codebook placed in its
+    own columns of a full-width codebook (zeros elsewhere): a product quantizer IS an additive
+    one, and LSQ++ at these sizes would take longer to train than everything measured here."""
+    from latentgeom import stages
+    from latentgeom.io import write_npy, write_npz
+
+    out = cache / f"synthetic_{n}x{d}"
+    out.mkdir(parents=True, exist_ok=True)
+    emb = out / "embeddings.npy"
+    if not emb.is_file():
+        write_npy(emb, structured(n, d))
+    pq = out / "quantized_product.npz"
+    if not pq.is_file():
+        t = time.perf_counter()
+        stages.quantize_stage(embeddings_path=str(emb), out_path=str(pq),
+                              spec={"method": "pq", "M": 4, "nbits": 8}, seed=0,
+                              train_size=5_000, use_gpu=False, threads=threads)
+        print(f"# {out.name}: pq in {time.perf_counter() - t:.0f}s", flush=True)
+    add = out / "quantized_additive.npz"
+    if not add.is_file():
+        codes, cb, _, meta = stages.read_quantized(str(pq))
+        M_, K, dsub = cb.shape
+        full = np.zeros((M_, K, M_ * dsub), dtype=np.float32)
+        for m in range(M_):
+            full[m, :, m * dsub:(m + 1) * dsub] = cb[m]
+        meta = dict(meta, kind="additive", method="pq-as-additive")
+        write_npz(add, codes=codes, codebooks=full, meta=np.array(json.dumps(meta)))
     return out
 
 
-def timed(f, *a, **k):
+def child_job(folder: str, workers: int | None) -> None:
+    """The pipeline's ``measures`` job on a cached folder; prints its compute time as JSON."""
+    import tempfile
+
+    from latentgeom import stages
+
+    folder = Path(folder)
+    names = [name for name, _ in measures_input.QUANTIZERS]
+    with tempfile.TemporaryDirectory() as tmp:
+        w, c = time.perf_counter(), time.process_time()
+        stages.measures_stage(embeddings_path=str(folder / "embeddings.npy"),
+                              quantized_paths=[str(folder / f"quantized_{k}.npz") for k in names],
+                              out_path=str(Path(tmp) / "measures.json"), quantizers=names,
+                              workers=workers)
+        wall, cpu = time.perf_counter() - w, time.process_time() - c
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (``VmHWM``, MB). Not ``ru_maxrss``: a child started
+    by fork/vfork + exec reports the parent's peak there when it was larger."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover (not Linux)
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(folder: Path, workers: int | None) -> dict:
+    """Run :func:`child_job` in a fresh process; its times and peak RSS (MB)."""
+    cmd = [sys.executable, __file__, "--child-job", str(folder)]
+    if workers:
+        cmd += ["--workers", str(workers)]
     t = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"measures job on {folder} failed ({proc.returncode})")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["process_wall"] = time.perf_counter() - t
+    return res
+
+
+def timed(f, *a, **k):
+    w, c = time.perf_counter(), time.process_time()
     r = f(*a, **k)
-    return time.perf_counter() - t, r
+    return (time.perf_counter() - w, time.process_time() - c), r
+
+
+def load() -> float:
+    return os.getloadavg()[0]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--d", type=int, default=384)
-    ap.add_argument("--train", type=int, default=5_000)
+    ap.add_argument("--sequences", help="the sample, one sequence a line (the authors' "
+                    "sample_sequences: ../shared/reference/published/sample_sequences.txt "
+                    "beside this repository)")
+    ap.add_argument("--cache", default=str(measures_input.DEFAULT_CACHE))
+    ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--blas-threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--cache", help="npz of X and codes to reuse (written if absent)")
+    ap.add_argument("--scaling", action="store_true", help="also the size table")
+    ap.add_argument("--only-scaling", action="store_true", help="only the size table")
+    ap.add_argument("--child-job", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child_job:
+        return child_job(a.child_job, a.workers)
+    if a.only_scaling:
+        return scaling(a)
+    if not a.sequences:
+        ap.error("--sequences is required")
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=a.blas_threads, user_api="blas")
+    from latentgeom import measures as M
 
-    if a.cache and Path(a.cache).is_file():
-        z = np.load(a.cache)
-        X = z["X"]
-        quantized = {name: (z[f"{name}_codes"], z[f"{name}_cb"], name)
-                     for name in ("additive", "product")}
-    else:
-        X = structured(a.n, a.d)
-        quantized = {}
-        for name, method in (("additive", "lsq"), ("product", "pq")):
-            t, q = timed(quantize, X, method, 4, 8, seed=0, train_size=a.train, use_gpu=False)
-            print(f"# {method} trained on {a.train} rows, {a.n} encoded: {t:.0f}s", flush=True)
-            quantized[name] = (q["codes"], q["codebooks"], q["kind"])
-        if a.cache:
-            np.savez(a.cache, X=X, **{f"{k}_codes": v[0] for k, v in quantized.items()},
-                     **{f"{k}_cb": v[1] for k, v in quantized.items()})
-    print(f"# {X.shape[0]} x {X.shape[1]} float32 (rank-48 clusters + noise); LSQ++ and PQ, "
-          f"M = 4, K = 256; BLAS threads {a.blas_threads}, our workers "
-          f"{M._workers(a.workers)}", flush=True)
+    folder = measures_input.build(a.sequences, a.cache)
+    X, quantized = measures_input.load(folder)
+    print(f"# {X.shape[0]} x {X.shape[1]} {X.dtype}; LSQ++ and PQ, M = 4, K = 256; "
+          f"{len(os.sched_getaffinity(0))} CPUs; our workers {M._workers(a.workers)}; "
+          f"load average {load():.1f}", flush=True)
 
-    tb, base = timed(baseline_all, X, quantized, a.seed)
-    print(f"# baseline: {tb:.1f}s", flush=True)
-    rows = [("authors' mechanism (baseline)", tb, None)]
-    ours = {}
-    for label, variants in (("ours, paper variant", ("paper",)),
-                            ("ours, authors variant", ("authors",)),
-                            ("ours, both variants (the pipeline's job)", M.VARIANTS)):
-        t, res = timed(M.measure_variants, X, quantized, variants, a.seed, a.workers)
-        ours[variants] = res
-        diff = None
-        if "authors" in variants:
-            diff = max(abs(res["authors"][g][k] - v) for g in base for k, v in base[g].items())
-        rows.append((label, t, diff))
-        print(f"# {label}: {t:.1f}s", flush=True)
+    # warm-up, untimed: imports (sklearn, scipy, FAISS, the isoscore package's torch) and
+    # first calls, on the first 3,000 rows
+    small = {k: (c[:3000], cb, kind) for k, (c, cb, kind) in quantized.items()}
+    with threadpool_limits(limits=1, user_api="blas"):
+        baseline.all_measures(X[:3000], small, a.seed)
+    M.measure_variants(X[:3000], small, M.VARIANTS, a.seed, a.workers)
 
-    print("\n| implementation | seconds | speed-up | max abs diff vs baseline |")
-    print("|---|---:|---:|---:|")
-    for label, t, diff in rows:
-        print(f"| {label} | {t:.1f} | {tb / t:.1f}x | "
-              f"{'' if diff is None else f'{diff:.1e}'} |")
+    labels = {("paper",): "ours, paper variant", ("authors",): "ours, authors variant",
+              M.VARIANTS: "ours, both variants (the `measures` job's computation)"}
+    runs = {k: [] for k in ["baseline", *labels]}
+    clocks, base, ours = [], None, {}
+    for r in range(a.repeat):
+        clock = baseline.Clock()
+        l0 = load()
+        with threadpool_limits(limits=1, user_api="blas"):
+            t, base = timed(baseline.all_measures, X, quantized, a.seed, clock)
+        clocks.append(clock)
+        runs["baseline"].append((*t, (l0 + load()) / 2))
+        print(f"# repeat {r + 1}: baseline {t[0]:.1f}s wall, {t[1]:.1f}s CPU (load "
+              f"{runs['baseline'][-1][2]:.1f})", flush=True)
+        for variants in labels:
+            l0 = load()
+            t, ours[variants] = timed(M.measure_variants, X, quantized, variants, a.seed,
+                                      a.workers)
+            runs[variants].append((*t, (l0 + load()) / 2))
+            print(f"# repeat {r + 1}: {labels[variants]} {t[0]:.1f}s wall, {t[1]:.1f}s CPU "
+                  f"(load {runs[variants][-1][2]:.1f})", flush=True)
+
+    best = {k: min(v) for k, v in runs.items()}  # fastest repeat (wall, cpu, load)
+    tb = best["baseline"][0]
+    print("\n| implementation | wall s (best of "
+          f"{a.repeat}) | CPU s | load | vs baseline (wall) | vs baseline (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| the authors' code (issue 20: 2 cores, idle) | {baseline.AUTHORS_TOTAL:.1f} | | | "
+          f"| |")
+    print(f"| baseline: their code re-built (BLAS 1 thread) | {tb:.1f} | "
+          f"{best['baseline'][1]:.1f} | {best['baseline'][2]:.1f} | 1.0x | 1.0x |")
+    for variants, label in labels.items():
+        w, c, ld = best[variants]
+        print(f"| {label} | {w:.1f} | {c:.1f} | {ld:.1f} | {tb / w:.1f}x | "
+              f"{best['baseline'][1] / c:.1f}x |")
+
+    print("\n| part of the authors' code | issue 20 (s) | baseline wall (s) | baseline CPU (s) "
+          "| wall / issue |")
+    print("|---|---:|---:|---:|---:|")
+    for p, ref in baseline.AUTHORS_SECONDS.items():
+        w = min(c.wall[p] for c in clocks)
+        cpu = min(c.cpu[p] for c in clocks)
+        print(f"| {p} | {ref:.1f} | {w:.1f} | {cpu:.1f} | {w / ref:.2f} |")
+    wsum = min(sum(c.wall.values()) for c in clocks)
+    print(f"| all parts | {sum(baseline.AUTHORS_SECONDS.values()):.1f} | {wsum:.1f} | "
+          f"{min(sum(c.cpu.values()) for c in clocks):.1f} | "
+          f"{wsum / sum(baseline.AUTHORS_SECONDS.values()):.2f} |")
+
     both = ours[M.VARIANTS]
     print("\n| measure | baseline | ours (authors) | abs diff | ours (paper) |")
     print("|---|---:|---:|---:|---:|")
@@ -117,6 +230,28 @@ def main() -> None:
             print(f"| {g}.{k} | {v:.6g} | {o:.6g} | {abs(o - v):.1e} | "
                   f"{both['paper'][g][k]:.6g} |")
 
+    res = run_child(folder, a.workers)
+    print(f"\nThe `measures` job (both variants, a fresh process) on this input: peak RSS "
+          f"{res['peak_mb']:.0f} MB (matrix {X.nbytes / 2 ** 20:.0f} MB); compute "
+          f"{res['wall']:.1f}s wall, {res['cpu']:.1f}s CPU; process {res['process_wall']:.1f}s; "
+          f"load {load():.1f}")
+
+    if a.scaling:
+        scaling(a)
+
+
+def scaling(a) -> None:
+    """The ``measures`` job's time and peak memory on synthetic inputs of :data:`SCALING`."""
+    rows = []
+    for n, d in SCALING:
+        f = synthetic_input(n, d, Path(a.cache))
+        rows.append((n, d, run_child(f, a.workers), load()))
+        print(f"# {n} x {d}: {rows[-1][2]}", flush=True)
+    print("\n| rows | d | matrix MB | compute wall s | compute CPU s | peak RSS MB | load |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n, d, r, ld in rows:
+        print(f"| {n:,} | {d} | {n * d * 4 / 2 ** 20:.0f} | {r['wall']:.1f} | "
+              f"{r['cpu']:.1f} | {r['peak_mb']:.0f} | {ld:.1f} |")
 
 if __name__ == "__main__":
     main()

@@ -102,12 +102,45 @@ def _workers(workers: int | None) -> int:
         return max(1, min(4, os.cpu_count() or 1))
 
 
+#: rows of a float32 matrix converted to float64 at a time (a reused, cache-sized buffer)
+ROW_BLOCK = 2048
+
+
+def _float64_blocks(X: np.ndarray, block: int | None = None):
+    """``(start, rows as float64)`` for consecutive row blocks of X. A float64 X is yielded
+    whole; any other X is converted block by block into ONE reused buffer (so no float64 copy
+    of the matrix is ever held; each yielded block is overwritten by the next)."""
+    if X.dtype == np.float64:
+        yield 0, X
+        return
+    block = block or ROW_BLOCK
+    buf = np.empty((min(block, len(X)), X.shape[1]))
+    for i in range(0, len(X), block):
+        b = buf[:min(block, len(X) - i)]
+        np.copyto(b, X[i:i + block])
+        yield i, b
+
+
+def _scatter(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums and the uncentred scatter ``X^T X`` of the rows of X, in float64. For a
+    float32 X in row blocks of float64 (each product of two float32 values is exact in
+    float64, so only the summation order differs from a float64 copy's)."""
+    s = np.zeros(X.shape[1])
+    S = np.zeros((X.shape[1], X.shape[1]))
+    for _, b in _float64_blocks(X):
+        if b is X:
+            return X.sum(axis=0), X.T @ X
+        s += b.sum(axis=0)
+        S += b.T @ b  # one symmetric rank-k update (numpy calls BLAS syrk for b.T @ b)
+    return s, S
+
+
 def _covariance(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and sample covariance of the rows of X, float64, from X^T X (no centred
-    copy of X)."""
-    mu = X.mean(axis=0, dtype=np.float64)
-    X64 = X.astype(np.float64, copy=False)
-    return mu, (X64.T @ X64 - X.shape[0] * np.outer(mu, mu)) / (X.shape[0] - 1)
+    copy of X, no float64 copy of a float32 X)."""
+    s, S = _scatter(X)
+    mu = s / X.shape[0]
+    return mu, (S - X.shape[0] * np.outer(mu, mu)) / (X.shape[0] - 1)
 
 
 def _covariance_eigenvalues(X: np.ndarray, pad: bool = True) -> np.ndarray:
@@ -212,7 +245,7 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
     the Vasicek entropy with zero spacings floored (the paper variant, see
     :func:`vasicek_entropy`) and without (scipy's, -inf when two order statistics m apart tie).
     Rows are processed in chunks on ``workers`` threads (NumPy's sort and ufuncs release the
-    GIL); one sort per axis serves both variants."""
+    GIL); one sort per axis serves both variants. Temporaries: two (8, n) buffers per thread."""
     from concurrent.futures import ThreadPoolExecutor
 
     p, n = Zt.shape
@@ -223,25 +256,30 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
     up_idx, lo_idx = np.minimum(idx + m, n - 1), np.maximum(idx - m, 0)
 
     def chunk(r0: int, r1: int) -> None:
-        Z = Zt[r0:r1]
-        Z.sort(axis=1)
-        if 2 * m <= n:
-            gaps = np.empty_like(Z)
-            np.subtract(Z[:, m:2 * m], Z[:, :1], out=gaps[:, :m])
-            np.subtract(Z[:, 2 * m:], Z[:, :n - 2 * m], out=gaps[:, m:n - m])
-            np.subtract(Z[:, n - 1:], Z[:, n - 2 * m:n - m], out=gaps[:, n - m:])
-        else:
-            gaps = Z[:, up_idx] - Z[:, lo_idx]
-        rng_ = Z[:, -1] - Z[:, 0]
-        floor = np.where(rng_ > 0, 1e-12 * rng_, 1e-300)
-        low = gaps.min(axis=1)
-        with np.errstate(divide="ignore"):
-            lg = np.log(np.maximum(gaps, floor[:, None]))
-            hf = lg.mean(axis=1)
-            hr = hf.copy()
-            for i in np.flatnonzero(low < floor):  # rare: ties or near-ties
-                hr[i] = np.log(gaps[i]).mean()
-        h_floor[r0:r1], h_raw[r0:r1], spread[r0:r1] = hf + const, hr + const, rng_
+        Zt[r0:r1].sort(axis=1)
+        rows = 8
+        gaps, lg = np.empty((rows, n)), np.empty((rows, n))
+        for a in range(r0, r1, rows):
+            Z = Zt[a:min(a + rows, r1)]
+            k = len(Z)
+            g, lk = gaps[:k], lg[:k]
+            if 2 * m <= n:
+                np.subtract(Z[:, m:2 * m], Z[:, :1], out=g[:, :m])
+                np.subtract(Z[:, 2 * m:], Z[:, :n - 2 * m], out=g[:, m:n - m])
+                np.subtract(Z[:, n - 1:], Z[:, n - 2 * m:n - m], out=g[:, n - m:])
+            else:
+                np.subtract(Z[:, up_idx], Z[:, lo_idx], out=g)
+            rng_ = Z[:, -1] - Z[:, 0]
+            floor = np.where(rng_ > 0, 1e-12 * rng_, 1e-300)
+            low = g.min(axis=1)
+            with np.errstate(divide="ignore"):
+                np.maximum(g, floor[:, None], out=lk)
+                np.log(lk, out=lk)
+                hf = lk.mean(axis=1)
+                hr = hf.copy()
+                for i in np.flatnonzero(low < floor):  # rare: ties or near-ties
+                    hr[i] = np.log(g[i]).mean()
+            h_floor[a:a + k], h_raw[a:a + k], spread[a:a + k] = hf + const, hr + const, rng_
 
     step = max(1, min(32, -(-p // _workers(workers))))
     bounds = [(i, min(i + step, p)) for i in range(0, p, step)]
@@ -254,20 +292,92 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
     return h_floor, h_raw, spread
 
 
-def normal_reference_variance(n: int, d: int, seed: int = 0, block: int = 8192) -> float:
-    """Total variance (``sum(np.var(ref, axis=0))``, ddof 0) of the authors' VRM reference:
-    an (n, d) sample of N(0, I_d) drawn from ``np.random.default_rng(seed)``.
+#: bytes of float64 projections (axes x rows) held at a time per thread by the spread measures
+PROJECTION_CHUNK_BYTES = 64 << 20
 
-    Drawn in row blocks (the same numbers, in the same order, as one ``standard_normal((n,
-    d))`` call), so the sample is never held in memory."""
-    gen = np.random.default_rng(seed)
-    s, ss = np.zeros(d), np.zeros(d)
-    for i in range(0, n, block):
-        b = gen.standard_normal((min(block, n - i), d))
-        s += b.sum(axis=0)
-        ss += np.einsum("ij,ij->j", b, b)
-    mean = s / n
-    return float(np.sum(ss / n - mean * mean))
+
+def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int | None,
+                         workers: int | None, keep: bool = False):
+    """:func:`_sorted_entropies` of the projections ``(X - mu) @ vecs`` (one row per column of
+    ``vecs``), plus the sorted projections (p, n) when ``keep``.
+
+    With ``keep``, or when one chunk takes every axis (one worker, a projection within
+    :data:`PROJECTION_CHUNK_BYTES`), it is made at once; otherwise the axes are taken in
+    chunks of at most that size, one per worker thread at a time (BLAS on one thread each):
+    the chunk's projection is built from row blocks of X in float64 (:func:`_float64_blocks`),
+    sorted, reduced to its entropies and dropped, so at most ``workers`` chunks are held (no
+    (p, n) array, no float64 copy of X).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = X.shape[0]
+    p = vecs.shape[1]
+    shift = vecs.T @ mu
+
+    nw = _workers(workers)
+    chunk = max(1, min(-(-p // nw), PROJECTION_CHUNK_BYTES // (8 * n)))
+    if keep or chunk >= p:
+        Zt = _project_rows(X, vecs.T, shift)
+        return (*_sorted_entropies(Zt, m, workers), Zt if keep else None)
+    h_floor, h_raw, spread = np.empty(p), np.empty(p), np.empty(p)
+
+    def work(a: int, b: int) -> None:
+        Z = _project_rows(X, np.ascontiguousarray(vecs[:, a:b].T), shift[a:b])
+        h_floor[a:b], h_raw[a:b], spread[a:b] = _sorted_entropies(Z, m, 1)
+
+    bounds = [(a, min(a + chunk, p)) for a in range(0, p, chunk)]
+    if nw == 1:
+        for b in bounds:
+            work(*b)
+    else:
+        with _blas_threads(1), ThreadPoolExecutor(nw) as ex:
+            for f in [ex.submit(work, *b) for b in bounds]:
+                f.result()
+    return h_floor, h_raw, spread, None
+
+
+def _project_rows(X: np.ndarray, Vt: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``Vt @ X.T - shift[:, None]`` (axes as rows, C-contiguous, float64), built from row
+    blocks of a float32 X without a float64 copy of it."""
+    if X.dtype == np.float64:
+        Z = Vt @ X.T
+    else:
+        Z = np.empty((Vt.shape[0], X.shape[0]))
+        for i, b in _float64_blocks(X):
+            Z[:, i:i + len(b)] = Vt @ b.T
+    Z -= shift[:, None]
+    return Z
+
+
+def _blas_threads(k: int):
+    """A context pinning BLAS to ``k`` threads (threadpoolctl; a no-op without it)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=k, user_api="blas")
+
+
+def normal_reference_variance(n: int, d: int, seed: int = 0, block: int = 8192) -> float:
+    """Total variance (``sum(np.var(ref, axis=0))``, ddof 0) of the authors' VRM reference,
+    an (n, d) sample of N(0, I_d), drawn from its exact distribution with
+    ``np.random.default_rng(seed)``.
+
+    Each column's sum of squares about its own mean is chi-square with n - 1 degrees of
+    freedom, independently across the d columns, so the total variance is
+    ``chi2(d (n - 1)) / n``: one draw gives it exactly in distribution, without drawing the
+    n x d sample. The authors drew their sample unseeded, so their reference was one random
+    value of this distribution and any seeded draw of it is as faithful; it is not the value
+    a seeded ``standard_normal((n, d))`` sample would give. ``block`` is accepted for
+    compatibility and unused.
+    """
+    if n < 1 or d < 1:
+        raise ValueError(f"normal reference: need n >= 1 and d >= 1, got {n}, {d}")
+    if n == 1:
+        return 0.0
+    return float(np.random.default_rng(seed).chisquare(d * (n - 1)) / n)
 
 
 def vrm(X, m: int | None = None, variant: str = "paper", seed: int = 0) -> float:
@@ -296,8 +406,7 @@ def _vrm_paper(h_floor, spread, total: float, d: int) -> float:
     return float(np.mean((1.0 - h / H_NORMAL) ** 2))
 
 
-def _vrm_authors(Zt_sorted, h_raw, total0: float, ref_var: float) -> float:
-    n = Zt_sorted.shape[1]
+def _vrm_authors(Zt_sorted, h_raw, total0: float, ref_var: float, n: int) -> float:
     if not total0 > 0:
         return float("nan")
     log_scale = 0.5 * np.log(ref_var / total0)
@@ -347,10 +456,11 @@ def _spread_variants(X: np.ndarray, variants, seed: int, m: int | None = None,
     mu, C = _covariance(X)
     lam, vecs = np.linalg.eigh(C)
     lam, vecs = np.clip(lam[::-1], 0.0, None), vecs[:, ::-1]
-    # Projection, axes as rows (p, n), C-contiguous so that each axis sorts in place.
-    Zt = vecs.T @ X.astype(np.float64, copy=False).T
-    Zt -= (vecs.T @ mu)[:, None]
-    h_floor, h_raw, spread = _sorted_entropies(Zt, m, workers)
+    # Projection, axes as rows (p, n), C-contiguous so that each axis sorts in place; in axis
+    # chunks when large. The sorted projection is kept only where the authors' VRM needs it
+    # (n <= 1000: scipy's default estimator is not Vasicek's there).
+    keep = "authors" in variants and n <= 1000
+    h_floor, h_raw, spread, Zt = _projected_entropies(X, mu, vecs, m, workers, keep)
     out = {}
     for variant in variants:
         if variant == "paper":
@@ -363,7 +473,8 @@ def _spread_variants(X: np.ndarray, variants, seed: int, m: int | None = None,
             total0 = float(lam_p[:p].sum()) * (n - 1) / n
             ref_var = normal_reference_variance(n, d, seed)
             out[variant] = {"EEE": float(eee_authors_from_eigenvalues(lam_p)),
-                            "VRM": _vrm_authors(Zt[:p], h_raw[:p], total0, ref_var),
+                            "VRM": _vrm_authors(None if Zt is None else Zt[:p], h_raw[:p],
+                                                total0, ref_var, n),
                             "IS": _isoscore_of_variances(lam)}
     return out
 
@@ -663,12 +774,60 @@ def row_hashes(X, block: int = 16384) -> np.ndarray:
     return out
 
 
-def _cell_spectrum(P: np.ndarray) -> np.ndarray:
+def _cell_spectrum(P: np.ndarray, overwrite: bool = False) -> np.ndarray:
     """Covariance eigenvalues (descending, >= 0) of the rows of P: min(k, q) values, from the
-    k x k Gram matrix or the q x q scatter matrix, whichever is smaller."""
-    P = P - P.mean(axis=0)
+    k x k Gram matrix or the q x q scatter matrix, whichever is smaller. ``overwrite``: centre
+    P in place (P must then be a float64 array the caller no longer needs)."""
+    mean = P.mean(axis=0)
+    if overwrite:
+        P -= mean
+    else:
+        P = P - mean
     G = P @ P.T if P.shape[0] < P.shape[1] else P.T @ P
     return np.clip(np.linalg.eigvalsh(G)[::-1] / (P.shape[0] - 1), 0.0, None)
+
+
+def _duplicate_cells(codes_m: np.ndarray, hashes: np.ndarray, K: int) -> np.ndarray:
+    """(K,) bool: cells of one codebook holding two rows with equal hashes (possibly equal
+    rows: those cells get the exact ``np.unique``); one sort by (cell, hash) for all cells."""
+    o = np.lexsort((hashes, codes_m))
+    c, h = codes_m[o], hashes[o]
+    same = (c[1:] == c[:-1]) & (h[1:] == h[:-1])
+    out = np.zeros(K, dtype=bool)
+    out[c[1:][same]] = True
+    return out
+
+
+def _run_threads(n_tasks: int, job, workers: int) -> None:
+    """``job(i)`` for i = 0 .. n_tasks - 1 in that order of start, on ``workers`` threads that
+    each take the next task when done (BLAS pinned to one thread each)."""
+    import itertools
+    import threading
+
+    if workers == 1 or n_tasks <= 1:
+        for i in range(n_tasks):
+            job(i)
+        return
+    counter = itertools.count()
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            for i in iter(counter.__next__, None):
+                if i >= n_tasks or errors:
+                    return
+                job(i)
+        except BaseException as e:  # noqa: BLE001 (re-raised in the caller's thread)
+            errors.append(e)
+
+    with _blas_threads(1):
+        threads = [threading.Thread(target=loop) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
 
 
 def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
@@ -681,9 +840,11 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
     vectors for both kinds, duplicates dropped (``np.unique(axis=0)``), cells with <= 1 point
     skipped, :func:`eee_authors_from_eigenvalues` over the cell's min(n_cell, d) eigenvalues.
     Where both variants see the same points (LSQ++, no duplicates) one eigendecomposition
-    serves both. Cells run on ``workers`` threads with BLAS pinned to one thread each.
+    serves both. Cells run on ``workers`` threads, biggest first, with BLAS pinned to one
+    thread each; each thread gathers its cells' rows into its own reused float64 buffer (no
+    allocation per cell beyond the small Gram/scatter matrix).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
 
     X = np.asarray(X)
     codes = np.asarray(codes, dtype=np.intp)
@@ -691,51 +852,59 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
     d = X.shape[1]
     dsub = d // M if kind == "product" else d
     out = {v: np.full((M, K), np.nan) for v in variants}
-    if "authors" in variants and hashes is None:
+    paper, authors = "paper" in variants, "authors" in variants
+    if authors and hashes is None:
         hashes = row_hashes(X)
-
-    def job(m: int, j: int, idx: np.ndarray) -> None:
-        full = X[idx].astype(np.float64)
-        lam_full = None
-        if "paper" in variants:
-            pts = full if kind == "additive" else full[:, m * dsub:(m + 1) * dsub]
-            lam = _cell_spectrum(pts)
-            if kind == "additive":
-                lam_full = lam
-            if len(lam) < dsub:
-                lam = np.concatenate([lam, np.zeros(dsub - len(lam))])
-            out["paper"][m, j] = eee_from_eigenvalues(lam)
-        if "authors" in variants:
-            h = hashes[idx]
-            if len(np.unique(h)) < len(h):  # possible duplicates: exact check
-                full = np.unique(full, axis=0)
-                lam_full = None
-            if len(full) <= 1:
-                return
-            if lam_full is None:
-                lam_full = _cell_spectrum(full)
-            out["authors"][m, j] = eee_authors_from_eigenvalues(lam_full)
 
     tasks = []
     for m in range(M):
         order = np.argsort(codes[:, m], kind="stable")
         counts = np.bincount(codes[:, m], minlength=K)
         starts = np.concatenate([[0], np.cumsum(counts)])
+        dup = _duplicate_cells(codes[:, m], hashes, K) if authors else np.zeros(K, bool)
         for j in np.flatnonzero(counts >= 2):
-            tasks.append((m, j, order[starts[j]:starts[j + 1]]))
+            tasks.append((m, j, order[starts[j]:starts[j + 1]], bool(dup[j])))
+    if not tasks:
+        return out
     tasks.sort(key=lambda t: -len(t[2]))  # big cells first: better balance across threads
-    nw = _workers(workers)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        threadpool_limits = None
-    if nw == 1 or threadpool_limits is None:
-        for t in tasks:
-            job(*t)
-    else:
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(nw) as ex:
-            for f in [ex.submit(job, *t) for t in tasks]:
-                f.result()
+    biggest = len(tasks[0][2])
+    local = threading.local()
+
+    def rows(idx: np.ndarray) -> np.ndarray:
+        """The cell's rows as float64, in this thread's buffer (overwritten by its next cell)."""
+        if not hasattr(local, "buf"):
+            local.buf = np.empty((biggest, d))
+            local.raw = None if X.dtype == np.float64 else np.empty((biggest, d), X.dtype)
+        k = len(idx)
+        if local.raw is None:
+            return np.take(X, idx, axis=0, out=local.buf[:k])
+        np.copyto(local.buf[:k], np.take(X, idx, axis=0, out=local.raw[:k]))
+        return local.buf[:k]
+
+    def job(i: int) -> None:
+        m, j, idx, dup = tasks[i]
+        full = rows(idx)
+        unique = np.unique(full, axis=0) if authors and dup else None  # before any centring
+        lam_full = None
+        if paper:
+            if kind == "additive":
+                lam = _cell_spectrum(full, overwrite=True)
+                if unique is None:
+                    lam_full = lam
+            else:
+                lam = _cell_spectrum(full[:, m * dsub:(m + 1) * dsub])
+            if len(lam) < dsub:
+                lam = np.concatenate([lam, np.zeros(dsub - len(lam))])
+            out["paper"][m, j] = eee_from_eigenvalues(lam)
+        if authors:
+            pts = full if unique is None else unique
+            if len(pts) <= 1:
+                return
+            if lam_full is None:
+                lam_full = _cell_spectrum(pts, overwrite=True)
+            out["authors"][m, j] = eee_authors_from_eigenvalues(lam_full)
+
+    _run_threads(len(tasks), job, _workers(workers))
     return out
 
 
