@@ -79,11 +79,7 @@ lint: setup $(BIN)/ruff
 # Benchmarks: every benchmarks/*.py at its documented size; each one's table is rewritten under
 # $(BENCH_OUT) (benchmarks/README.md discusses them). Long: tens of minutes on 2 CPU cores.
 BENCH_OUT ?= benchmarks/results
-$(BIN)/accelerate: pyproject.toml | $(BIN)/latentgeom
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	touch $@
-
-bench: setup $(BIN)/accelerate
+bench: setup
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python benchmarks/embed.py > $(BENCH_OUT)/embed.md && cat $(BENCH_OUT)/embed.md
 	$(BIN)/python benchmarks/quantize.py > $(BENCH_OUT)/quantize.md && cat $(BENCH_OUT)/quantize.md

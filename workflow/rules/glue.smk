@@ -90,7 +90,8 @@ rule glue_finetune:
         gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
     params:
         # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
-        # by the script from the config (changing them re-runs nothing).
+        # by the script from the config (changing them re-runs nothing). glue.engine is one of
+        # the settings: changing it re-runs fine-tuning and what follows.
         hyperparameters=GLUE_HP,
     script:
         "../../scripts/glue_finetune.py"
