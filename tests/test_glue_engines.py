@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_glue_finetune import HP, manifest, run, toy  # noqa: F401  (toy: fixture)
 
 from latentgeom.glue.data import load_cache
 from latentgeom.glue.hparams import Hyperparameters
@@ -18,8 +19,6 @@ from latentgeom.glue.model import classification_model
 from latentgeom.glue.sampler import epoch_batches
 from latentgeom.glue.tasks import get_task
 from latentgeom.glue.train import TrainingInterrupted
-
-from test_glue_finetune import HP, manifest, run, toy  # noqa: F401  (toy: fixture)
 
 RUN_GLUE = {**HP, "engine": "run_glue"}
 
