@@ -133,3 +133,27 @@ def test_engine_is_a_setting_with_its_checks():
     with pytest.raises(ValueError, match="multiple of glue.micro_batch_size"):
         Hyperparameters(engine="run_glue", batch_size=32, micro_batch_size=5)
     Hyperparameters(engine="fast", batch_size=32, micro_batch_size=5)  # the fast loop splits
+
+
+def test_rehearsal_check_compares_both_engines_schemas(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rehearsal"))
+    from check import engine_problems
+
+    config = {"glue": {"engine": "fast", "compare_engines": ["m"], "tasks": ["cola"]}}
+    metrics = {"task": "cola", "score": 0.1, "dev": {"validation": {"score": 0.1}},
+               "train": {"steps": 3}, "hyperparameters": {"engine": "fast"}}
+    a, b = tmp_path / "glue/m/cola", tmp_path / "glue/engines/run_glue/m/cola"
+    assert engine_problems(config, tmp_path) and "missing" in engine_problems(config, tmp_path)[0]
+    for d, engine in ((a, "fast"), (b, "run_glue")):
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps(
+            {**metrics, "hyperparameters": {"engine": engine}}))
+        (d / "train_log.csv").write_text("step,epoch,loss\n1,1,0.5\n")
+    assert engine_problems(config, tmp_path) == []
+    (b / "metrics.json").write_text(json.dumps({**metrics, "train": {},
+                                                "hyperparameters": {"engine": "run_glue"}}))
+    found = engine_problems(config, tmp_path)
+    assert len(found) == 1 and "train.steps" in found[0]

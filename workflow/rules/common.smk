@@ -132,4 +132,5 @@ def all_targets():
         *([res("analysis/table2_uncertainty.csv")] if BOOTSTRAP["n"] else []),
         *([res("analysis/sensitivity.csv"), res("figures/sensitivity.png")] if SENSITIVITY else []),
         *([res("analysis/layers.csv"), res("figures/layers.png")] if LAYERS else []),
+        *GLUE_COMPARE,  # glue.compare_engines
     ]
