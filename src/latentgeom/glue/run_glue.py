@@ -205,8 +205,8 @@ def train_and_evaluate(model, task: Task, splits: dict[str, TokenizedSplit],
     run_seconds = time.perf_counter() - t0
     done_steps = trainer.state.global_step
     resumed_from = int(resume.name.split("-")[1]) if resume is not None else None
-    examples = len(train) * hp.epochs - (
-        min(len(train) * hp.epochs, resumed_from * hp.batch_size) if resumed_from else 0)
+    examples = sum(min(hp.batch_size, len(train) - ((s - 1) % steps_per_epoch) * hp.batch_size)
+                   for s in range((resumed_from or 0) + 1, done_steps + 1))
     rows = _log_rows(trainer.state.log_history, len(train), hp.batch_size, steps_per_epoch)
 
     t1 = time.perf_counter()
