@@ -81,11 +81,8 @@ lint: setup $(BIN)/ruff
 BENCH_OUT ?= benchmarks/results
 # the authors' 5,000 sampled sequences, one a line (benchmarks/measures_input.py says where from)
 SEQUENCES ?= ../shared/reference/published/sample_sequences.txt
-$(BIN)/accelerate: pyproject.toml | $(BIN)/latentgeom
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	touch $@
 
-bench: setup $(BIN)/accelerate
+bench: setup
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python benchmarks/embed.py > $(BENCH_OUT)/embed.md && cat $(BENCH_OUT)/embed.md
 	$(BIN)/python benchmarks/quantize.py > $(BENCH_OUT)/quantize.md && cat $(BENCH_OUT)/quantize.md

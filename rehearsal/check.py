@@ -4,8 +4,10 @@
 
 Fails (exit 1, naming what is missing) unless the joined table holds every model the
 configuration asks for — the three architectures' perturbed models and every non-standard
-model — with a score for every GLUE task, a GLUE average and every measure, and unless the
-analysis tables, Figures 1-11 and their PDFs exist.
+model — with a score for every GLUE task, a GLUE average and every measure, unless the
+analysis tables, Figures 1-11 and their PDFs exist, and unless every model of
+``glue.compare_engines`` was fine-tuned on every task by the other engine too, into the same
+``metrics.json`` schema and ``train_log.csv`` columns as the configured engine's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,48 @@ import pandas as pd
 from latentgeom.analysis import QUANTIZED, SPREAD
 from latentgeom.pipeline import model_table
 from latentgeom.prefetch import read_configs
+
+
+def schema(d: dict, prefix: str = "") -> set[str]:
+    """The key paths of a metrics.json (below ``dev``: the split and score names)."""
+    out = set()
+    for k, v in d.items():
+        out.add(prefix + k)
+        if isinstance(v, dict) and k not in ("hyperparameters", "versions"):
+            out |= schema(v, prefix + k + ".")
+    return out
+
+
+def engine_problems(config: dict, results: Path) -> list[str]:
+    """Each ``glue.compare_engines`` model: both engines' outputs, in one schema."""
+    import json
+
+    glue = config["glue"]
+    engine = glue.get("engine", "fast")
+    other = "fast" if engine == "run_glue" else "run_glue"
+    out = []
+    for model in glue.get("compare_engines") or []:
+        for task in glue["tasks"]:
+            a, b = results / "glue" / model / task, results / "glue/engines" / other / model / task
+            paths = [a / "metrics.json", b / "metrics.json", a / "train_log.csv",
+                     b / "train_log.csv"]
+            absent = [str(p) for p in paths if not p.is_file()]
+            if absent:
+                out.append(f"engine check: {absent} missing")
+                continue
+            ma, mb = (json.loads(p.read_text()) for p in paths[:2])
+            if (ma["hyperparameters"].get("engine", "fast"), mb["hyperparameters"]["engine"]) \
+                    != (engine, other):
+                out.append(f"engine check: {model}/{task} was not fine-tuned by {engine} and "
+                           f"{other}")
+            diff = schema(ma) ^ schema(mb)
+            if diff:
+                out.append(f"engine check: {model}/{task}: metrics.json keys differ between "
+                           f"{engine} and {other}: {sorted(diff)}")
+            cols = [p.read_text().splitlines()[0] for p in paths[2:]]
+            if cols[0] != cols[1]:
+                out.append(f"engine check: {model}/{task}: train_log.csv columns {cols}")
+    return out
 
 
 def problems(config: dict) -> list[str]:
@@ -57,6 +101,7 @@ def problems(config: dict) -> list[str]:
                       "model"].tolist()
     if nan_glue:
         out.append(f"models with a missing GLUE task score: {nan_glue}")
+    out += engine_problems(config, results)
     for f in ["analysis/table1.csv", "analysis/table2.csv", "analysis/predictions.csv",
               *[f"figures/figure{i}.{e}" for i in range(1, 12) for e in ("png", "pdf")]]:
         if not (results / f).is_file():

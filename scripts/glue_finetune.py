@@ -16,6 +16,8 @@ from latentgeom.io import log_to
 
 sm = snakemake  # noqa: F821
 run = runtime_settings(sm.config, model=sm.wildcards.model, task=sm.wildcards.task)
+if sm.rule == "glue_finetune_engine":  # the other engine's check: its weights are not kept
+    run["keep_weights"] = None
 with log_to(sm.log[0]):
     finetune_stage(manifest=sm.input.manifest, task=sm.wildcards.task, cache_dir=sm.input.cache,
                    out_metrics=sm.output.metrics, out_log=sm.output.train_log,

@@ -82,6 +82,21 @@ def test_adding_alphas_only_adds_jobs_and_geometry_plans_no_finetuning(tmp_path)
     (tmp_path / "geom.yaml").write_text(yaml.safe_dump(cfg))
     jobs = planned(tmp_path, "--configfile", str(tmp_path / "geom.yaml"))
     assert not any(r.startswith("glue") for r in jobs), jobs
+    # Another fine-tuning engine: every fine-tuning job and what follows it, nothing before.
+    # (--touch --forceall: every job's params on record, which a params change is checked against)
+    p = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+                        "--touch", "--forceall", "--cores", "1", "--directory", str(tmp_path),
+                        "--configfile", str(tmp_path / "c.yaml")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    engine = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    engine["glue"]["engine"] = "run_glue"
+    (tmp_path / "engine.yaml").write_text(yaml.safe_dump(engine))
+    jobs = planned(tmp_path, "--configfile", str(tmp_path / "engine.yaml"))
+    assert jobs["glue_finetune"] == 2 * ntasks and jobs["glue_scores"] == 2, jobs
+    assert not {"perturb", "embed", "quantize", "measures", "glue_cache",
+                "glue_minibench"} & set(jobs), jobs
+    assert jobs["analyze"] == 1, jobs
     # A new alpha: fine-tuning for the new model only, the caches are reused.
     cfg["models"]["bases"]["minilm"]["alphas"] = [0.0, 0.5, 0.7]
     (tmp_path / "more.yaml").write_text(yaml.safe_dump(cfg))

@@ -179,6 +179,7 @@ def all_targets():
         *([res("analysis/sensitivity.csv"), res("figures/sensitivity.png")] if SENSITIVITY else []),
         *([res("analysis/layers.csv"), res("figures/layers.png")] if LAYERS else []),
         *predict_targets(),  # predict.smk: cards of predict.models (none by default)
+        *GLUE_COMPARE,  # glue.compare_engines
     ]
 
 

@@ -14,10 +14,14 @@ GLUE_HP = _hparams.from_config(GLUE)
 # Tokenised caches are keyed by tokenizer source: models sharing one share the cache.
 GLUE_TOKENIZER = {n: _plan.tokenizer_key(_tokenizer(m)) for n, m in MODELS.items()}
 GLUE_TOKENIZER_SOURCE = {_plan.tokenizer_key(_tokenizer(m)): _tokenizer(m) for m in MODELS.values()}
+# glue.compare_engines: models fine-tuned with the other engine too, under glue/engines/.
+GLUE_OTHER_ENGINE = "fast" if GLUE["engine"] == "run_glue" else "run_glue"
+GLUE_COMPARE = _plan.compare_engine_targets(GLUE, sorted(MODELS), GLUE_TASKS, RESULTS)
 
 
 wildcard_constraints:
     task=names_regex(GLUE_TASKS),
+    engine="fast|run_glue",
     tokenizer=names_regex(sorted(GLUE_TOKENIZER_SOURCE)),
 
 
@@ -97,8 +101,34 @@ rule glue_finetune:
         gres=glue_gpu("gres"),
     params:
         # Only what changes the score: glue.scratch, glue.device and glue.keep_weights are read
-        # by the script from the config (changing them re-runs nothing).
+        # by the script from the config (changing them re-runs nothing). glue.engine is one of
+        # the settings: changing it re-runs fine-tuning and what follows.
         hyperparameters=GLUE_HP,
+    script:
+        "../../scripts/glue_finetune.py"
+
+
+rule glue_finetune_engine:
+    """Fine-tune one model on one task with the engine glue.engine does not name (a check)."""
+    input:
+        manifest=res("models/{model}/manifest.json"),
+        cache=lambda wc: res(f"glue/cache/{GLUE_TOKENIZER[wc.model]}/{wc.task}"),
+    output:
+        metrics=res("glue/engines/{engine}/{model}/{task}/metrics.json"),
+        train_log=res("glue/engines/{engine}/{model}/{task}/train_log.csv"),
+    log:
+        log("glue/finetune/{engine}/{model}_{task}.log"),
+    benchmark:
+        res("benchmarks/glue/engines/{engine}/{model}_{task}.tsv")
+    conda:
+        "../../envs/glue.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
+        runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
+        gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
+    params:
+        hyperparameters=lambda wc: {**GLUE_HP, "engine": wc.engine},
     script:
         "../../scripts/glue_finetune.py"
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 PRECISIONS = ("auto", "fp32", "bf16")
+#: ``fast``: our loop (:mod:`.train`); ``run_glue``: Transformers' ``Trainer`` set up as
+#: ``run_glue.py`` sets it up (:mod:`.run_glue`).
+ENGINES = ("fast", "run_glue")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Hyperparameters:
     # auto: bf16 autocast on a GPU supporting it, else fp32
     precision: str = field(default="auto", metadata={"choices": PRECISIONS})
     checkpoint_every: int = 0     # optimizer steps between checkpoints (0: never)
+    engine: str = field(default="fast", metadata={"choices": ENGINES})
 
     def __post_init__(self):
         for name in ("max_length", "batch_size", "epochs", "eval_batch_size"):
@@ -53,6 +57,13 @@ class Hyperparameters:
             raise ValueError(f"glue.precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.checkpoint_every < 0:
             raise ValueError("glue.checkpoint_every must be >= 0")
+        if self.engine not in ENGINES:
+            raise ValueError(f"glue.engine must be fast or run_glue, got {self.engine!r}")
+        if self.engine == "run_glue" and self.micro_batch_size is not None and \
+                self.batch_size % self.micro_batch_size:
+            raise ValueError(f"glue.engine run_glue: glue.batch_size ({self.batch_size}) must be a "
+                             f"multiple of glue.micro_batch_size ({self.micro_batch_size}) "
+                             "(Trainer's gradient accumulation)")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Hyperparameters:

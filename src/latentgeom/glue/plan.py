@@ -43,6 +43,21 @@ def runtime_minutes(glue: dict[str, Any], task: str) -> int:
     return 6 + int(1.5 * examples / float(glue.get("examples_per_second", 25)) / 60)
 
 
+def compare_engine_targets(glue: dict[str, Any], models: list[str], tasks: list[str],
+                           results: str) -> list[str]:
+    """The metrics of ``glue.compare_engines``' models fine-tuned with the other engine.
+
+    An unknown model name is an error naming the known ones.
+    """
+    names = list(glue.get("compare_engines") or [])
+    unknown = sorted(set(names) - set(models))
+    if unknown:
+        raise ValueError(f"glue.compare_engines: unknown model(s) {unknown}; the configured "
+                         f"models are {models}")
+    other = "fast" if glue.get("engine", "fast") == "run_glue" else "run_glue"
+    return [f"{results}/glue/engines/{other}/{m}/{t}/metrics.json" for m in names for t in tasks]
+
+
 def runtime_settings(config: dict[str, Any], *, model: str, task: str) -> dict[str, Any]:
     """``scratch``, ``device`` and ``keep_weights`` of a pipeline job, from the whole config.
 

@@ -5,7 +5,8 @@ The Snakemake scripts and the ``latentgeom`` command line both call these, as th
 
 - :func:`minibench_stage`: the offline GLUE-schema mini-benchmark (:mod:`.minibench`);
 - :func:`cache_stage`: a task's validated, tokenised splits for one tokenizer (:mod:`.data`);
-- :func:`finetune_stage`: one model fine-tuned on one task (:mod:`.train`), its metrics and log;
+- :func:`finetune_stage`: one model fine-tuned on one task (``glue.engine``: :mod:`.train` or
+  :mod:`.run_glue`), its metrics and log;
 - :func:`scores_stage`: one model's per-task scores and GLUE average;
 - :func:`table_stage`: one row per model.
 
@@ -136,8 +137,14 @@ def _train_and_write(model, tok, task_, splits, hp, meta, manifest, name, device
 
     ckpt = ckpt_dir / "checkpoint.pt"
     setup_seconds = time.perf_counter() - t_start
-    res = train_and_evaluate(model, task_, splits, hp, device=device, checkpoint=ckpt,
-                             fingerprint=fp, stop_after_steps=stop_after_steps)
+    if hp.engine == "run_glue":
+        from .run_glue import train_and_evaluate as run_glue_engine
+
+        res = run_glue_engine(model, task_, splits, hp, device=device, checkpoint_dir=ckpt_dir,
+                              fingerprint=fp, stop_after_steps=stop_after_steps)
+    else:
+        res = train_and_evaluate(model, task_, splits, hp, device=device, checkpoint=ckpt,
+                                 fingerprint=fp, stop_after_steps=stop_after_steps)
     metrics = {"model": name, **res.metrics, "setup_seconds": round(setup_seconds, 3),
                "fingerprint": fp, "scratch": str(ckpt_dir),
                "hyperparameters": asdict(hp), "tokenizer": meta["tokenizer"],

@@ -1,12 +1,18 @@
 """Fine-tuning one model on one task: a short plain-PyTorch loop with the authors' defaults
 (:mod:`.hparams`), then its evaluation on every dev split.
 
-The loop differs from Transformers' ``run_glue.py`` only in speed:
+This is ``glue.engine: fast``; ``run_glue`` (:mod:`.run_glue`) is Transformers' ``Trainer`` set
+up as ``run_glue.py`` sets it up. Where this loop differs from it (the README's "Fine-tuning
+engines" lists every difference; ``benchmarks/engines.py`` measures the scores side by side):
 
 - examples are tokenised once per tokenizer x task (:mod:`.data`), not per model;
-- batches are padded to their longest example (dynamic padding), optionally with length-grouped
-  batches (:mod:`.sampler`, as ``TrainingArguments(group_by_length=True)``), not to 128;
-- bf16 autocast on a GPU that supports it, fp32 on the CPU (:mod:`.device`).
+- batches are padded to their longest example (dynamic padding), not to ``max_length``;
+- with ``group_by_length`` batches are length-grouped (:mod:`.sampler`); without it the batch
+  order is the ``run_glue`` engine's;
+- bf16 autocast on a GPU that supports it, fp32 on the CPU (:mod:`.device`);
+- the dev splits are evaluated in length order, dynamically padded;
+- ``torch.optim.AdamW`` rather than the Trainer's default (fused) AdamW; no second seeding
+  after the model is built, so dropout masks differ.
 
 With a ``checkpoint`` path it saves its state every ``checkpoint_every`` optimizer steps and
 resumes from there (:mod:`.checkpoint`); on the CPU a resumed run ends bit-identical.
