@@ -44,7 +44,7 @@ import numpy as np
 from .data import TokenizedSplit
 from .hparams import Hyperparameters
 from .tasks import Task, compute_metrics
-from .train import RunResult, TrainingInterrupted
+from .train import RunResult, TrainingInterrupted, metrics_record
 
 #: Written into the scratch folder beside the Trainer's checkpoints: the settings' fingerprint
 #: and the training seconds of the runs so far.
@@ -216,19 +216,11 @@ def train_and_evaluate(model, task: Task, splits: dict[str, TokenizedSplit],
         dev[split] = compute_metrics(task.metric, preds, splits[split].labels)
         n_dev[split] = len(splits[split])
     eval_seconds = time.perf_counter() - t1
-    metrics = {
-        "task": task.name, "metric": task.metric,
-        "score": dev[task.dev_splits[0]]["score"], "score_split": task.dev_splits[0],
-        "dev": dev, "n_train": len(train), "n_dev": n_dev,
-        "train": {"steps": done_steps, "epochs": hp.epochs,
-                  "seconds": round(previous_seconds + run_seconds, 3),
-                  "examples_per_s": round(examples / run_seconds, 3) if run_seconds else None,
-                  "final_loss": rows[-1]["loss"] if rows else None,
-                  "resumed_from_step": resumed_from},
-        "eval": {"seconds": round(eval_seconds, 3),
-                 "examples_per_s": round(sum(n_dev.values()) / eval_seconds, 3)},
-        "device": device, "precision": "bf16" if args.bf16 else "fp32",
-    }
+    metrics = metrics_record(task, dev, n_dev, n_train=len(train), steps=done_steps,
+                             epochs=hp.epochs, seconds=previous_seconds + run_seconds,
+                             examples=examples, run_seconds=run_seconds, rows=rows,
+                             resumed_from=resumed_from, eval_seconds=eval_seconds, device=device,
+                             bf16=args.bf16)
     if tmp is not None:
         tmp.cleanup()
     return RunResult(metrics=metrics, log_rows=rows, model=trainer.model)

@@ -167,11 +167,25 @@ def train_and_evaluate(model, task: Task, splits: dict[str, TokenizedSplit],
                                  device=device, bf16=bf16)
         n_dev[split] = len(splits[split])
     eval_seconds = time.perf_counter() - t1
-    metrics = {
+    metrics = metrics_record(task, dev, n_dev, n_train=len(train), steps=step, epochs=hp.epochs,
+                             seconds=seconds, examples=examples, run_seconds=run_seconds,
+                             rows=rows, resumed_from=resumed_from, eval_seconds=eval_seconds,
+                             device=device, bf16=bf16)
+    return RunResult(metrics=metrics, log_rows=rows, model=model)
+
+
+def metrics_record(task: Task, dev: dict, n_dev: dict, *, n_train: int, steps: int, epochs: int,
+                   seconds: float, examples: int, run_seconds: float, rows: list[dict],
+                   resumed_from: int | None, eval_seconds: float, device: str,
+                   bf16: bool) -> dict:
+    """``metrics.json`` of one fine-tune, the same schema for both engines (``fast`` and
+    ``run_glue``): the score on the task's first dev split, every dev split's metrics, the
+    training and evaluation counts and throughputs."""
+    return {
         "task": task.name, "metric": task.metric,
         "score": dev[task.dev_splits[0]]["score"], "score_split": task.dev_splits[0],
-        "dev": dev, "n_train": len(train), "n_dev": n_dev,
-        "train": {"steps": step, "epochs": hp.epochs, "seconds": round(seconds, 3),
+        "dev": dev, "n_train": n_train, "n_dev": n_dev,
+        "train": {"steps": steps, "epochs": epochs, "seconds": round(seconds, 3),
                   "examples_per_s": round(examples / run_seconds, 3) if run_seconds else None,
                   "final_loss": rows[-1]["loss"] if rows else None,
                   "resumed_from_step": resumed_from},
@@ -179,5 +193,3 @@ def train_and_evaluate(model, task: Task, splits: dict[str, TokenizedSplit],
                  "examples_per_s": round(sum(n_dev.values()) / eval_seconds, 3)},
         "device": device, "precision": "bf16" if bf16 else "fp32",
     }
-    return RunResult(metrics=metrics, log_rows=rows, model=model)
-
