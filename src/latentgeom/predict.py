@@ -33,14 +33,11 @@ from typing import Any
 import numpy as np
 
 from .analysis import TARGET, analyze, fit_ols, measure_columns, select_variant, to_markdown
+from .io import read_csv, read_json, read_npz
 
 
 class ReferenceError(ValueError):
     """A reference that cannot be used, or that does not match what the caller asked for."""
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
 
 
 def _one(values: dict[str, Any], what: str, table: Path) -> Any:
@@ -57,14 +54,12 @@ def _one(values: dict[str, Any], what: str, table: Path) -> Any:
 
 def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     """``(models table, settings)`` of a reference run (see the module docstring)."""
-    import pandas as pd
-
     from .integrity import sha256_file
 
     table = Path(table)
     if not table.is_file():
         raise ReferenceError(f"reference {table} does not exist")
-    df = pd.read_csv(table)
+    df = read_csv(table)
     for c in ("model", "architecture", "kind", TARGET):
         if c not in df.columns:
             raise ReferenceError(f"reference {table}: missing column {c!r} (expected a run's "
@@ -80,23 +75,22 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     for name in df["model"].astype(str):
         latent = results / "latent" / name
         if (latent / "embeddings.json").is_file():
-            cfg = _read_json(latent / "embeddings.json")["config"]
+            cfg = read_json(latent / "embeddings.json")["config"]
             embed[name] = {k: cfg.get(k) for k in ("layer", "batch_size", "max_length")}
         for g in groups:
             q = latent / f"quantized_{g}.npz"
             if q.is_file():
-                with np.load(q, allow_pickle=False) as z:
-                    meta = json.loads(str(z["meta"]))
+                meta = json.loads(str(read_npz(q, ["meta"])["meta"]))
                 cfg = meta["config"]
                 quant[g][name] = {"spec": {k: cfg["spec"][k] for k in ("method", "M", "nbits")},
                                   "seed": cfg.get("seed", 0), "train_size": cfg.get("train_size")}
         m = results / "measures" / f"{name}.json"
         if m.is_file():
-            mseed[name] = (_read_json(m).get("provenance") or {}).get("config", {}).get("seed", 0)
+            mseed[name] = (read_json(m).get("provenance") or {}).get("config", {}).get("seed", 0)
     variant = "paper"
     t2 = results / "analysis" / "table2.csv"
     if t2.is_file():
-        v = pd.read_csv(t2).get("variant")
+        v = read_csv(t2).get("variant")
         if v is not None and len(v):
             variant = str(v.iloc[0])
     settings = {
@@ -279,7 +273,6 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
     """A manifest for ``spec``: a manifest JSON (or a folder holding one), a model of the
     reference's run by name (its ``models/<name>/manifest.json``), a local model folder or a hub
     id (``hub:ORG/NAME``), the last two as a pretrained model used as it is."""
-    from .io import read_json
     from .models import SourceError, make_manifest, resolve_source
 
     p = Path(spec)
