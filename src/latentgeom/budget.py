@@ -122,14 +122,13 @@ def quantized_bytes(rows: int, d: int, spec: dict[str, Any]) -> float:
 
 
 def _glue_examples(glue: dict[str, Any], task: str) -> tuple[int, int]:
-    """(train, dev) examples of a task."""
+    """(train, dev) examples of a task (train: as jobsize sizes the fine-tune)."""
+    tr = jobsize.train_examples(glue, task)
     if str(glue.get("source", "minibench")) == "minibench":
         from .glue.plan import minibench_sizes
 
-        tr, dev = minibench_sizes(glue)[task][:2]
-        return int(tr), int(dev)
-    t = get_task(task)
-    return int(t.train_size or 10000), max(1000, int((t.train_size or 10000) * 0.05))
+        return tr, int(minibench_sizes(glue)[task][1])
+    return tr, max(1000, int(tr * 0.05))
 
 
 def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the other)
