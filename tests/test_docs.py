@@ -290,14 +290,23 @@ def test_snakemake_commands_dry_run(cmd, tmp_path):
     assert p.returncode == 0, f"{cmd.id}: snakemake {args}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
 
 
+def _slow_sequences() -> list[list[Command]]:
+    """Per page, its RUN_SLOW commands in order; a sequence shown on two pages is run once."""
+    seqs: dict[tuple, list[Command]] = {}
+    for page in dict.fromkeys(c.page for c in COMMANDS):
+        seq = [c for c in _of("latentgeom") if c.page == page and c.argv[1] in RUN_SLOW]
+        if seq:
+            seqs.setdefault(tuple((tuple(c.argv[1:]), tuple(c.env.items())) for c in seq), seq)
+    return list(seqs.values())
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("page", sorted({c.page for c in _of("latentgeom")
-                                         if c.argv[1] in RUN_SLOW}))
-def test_latentgeom_commands_run(page, tmp_path):
+@pytest.mark.parametrize("seq", _slow_sequences(), ids=lambda s: s[0].id)
+def test_latentgeom_commands_run(seq, tmp_path):
     """import-published, then analyze of its table (the paper's Tables 1-2 from the published
-    data), as the page shows them, in one folder."""
+    data), as a page shows them, in one folder."""
     run = _sandbox(tmp_path)
-    for cmd in [c for c in _of("latentgeom") if c.page == page and c.argv[1] in RUN_SLOW]:
+    for cmd in seq:
         p = subprocess.run([sys.executable, "-m", "latentgeom.cli", *cmd.argv[1:]], cwd=run,
                            capture_output=True, text=True, env=_env(cmd.env), timeout=600)
         assert p.returncode == 0, f"{cmd.id}: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"

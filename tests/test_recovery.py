@@ -528,13 +528,12 @@ def test_killed_snakemake_takes_its_embed_job_with_it(tmp_path):
 def test_local_defaults_are_opt_in_and_the_readme_says_so():
     """Row 11: Snakemake loads `profiles/default` beside the Snakefile by itself; the repository
     keeps its local defaults in workflow/profiles/default, which applies only with --profile (so
-    that it never overrides the slurm profile per key), and the README says so."""
+    that it never overrides the slurm profile per key), and the docs say so (troubleshooting)."""
     assert not (REPO / "profiles").exists()
     prof = yaml.safe_load((REPO / "workflow/profiles/default/config.yaml").read_text())
     assert prof["rerun-incomplete"] is True
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## When things go wrong"):]
-    assert "--profile workflow/profiles/default" in section
+    page = (REPO / "docs/troubleshooting.md").read_text()
+    assert "--profile workflow/profiles/default" in page
 
 
 def test_a_file_inside_a_folder_output_is_rebuilt_through_its_folder(tmp_path):
