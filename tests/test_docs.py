@@ -127,6 +127,11 @@ def _of(program: str) -> list[Command]:
     return [c for c in COMMANDS if c.program == program]
 
 
+#: The command line, as its entry point calls it (whatever module layout ``latentgeom.cli`` has).
+LATENTGEOM = [sys.executable, "-c",
+              "import sys; from latentgeom.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ, **(extra or {}))
     src = str(REPO / "src")
@@ -243,7 +248,7 @@ def test_a_new_unknown_or_broken_command_fails():
 def test_every_latentgeom_subcommand_shown_has_help():
     subs = sorted({c.argv[1] for c in _of("latentgeom")})
     for sub in subs:
-        p = subprocess.run([sys.executable, "-m", "latentgeom.cli", sub, "--help"],
+        p = subprocess.run([*LATENTGEOM, sub, "--help"],
                            capture_output=True, text=True, env=_env(), timeout=60)
         assert p.returncode == 0 and "usage: latentgeom" in p.stdout, (sub, p.stderr[-2000:])
 
@@ -251,7 +256,7 @@ def test_every_latentgeom_subcommand_shown_has_help():
 @pytest.mark.parametrize("cmd", [c for c in _of("latentgeom") if c.argv[1] in RUN_FAST],
                          ids=lambda c: c.id)
 def test_cheap_latentgeom_commands_run(cmd):
-    p = subprocess.run([sys.executable, "-m", "latentgeom.cli", *cmd.argv[1:]], cwd=REPO,
+    p = subprocess.run([*LATENTGEOM, *cmd.argv[1:]], cwd=REPO,
                        capture_output=True, text=True, env=_env(cmd.env), timeout=120)
     assert p.returncode == 0, f"{cmd.id}: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"
 
@@ -307,7 +312,7 @@ def test_latentgeom_commands_run(seq, tmp_path):
     data), as a page shows them, in one folder."""
     run = _sandbox(tmp_path)
     for cmd in seq:
-        p = subprocess.run([sys.executable, "-m", "latentgeom.cli", *cmd.argv[1:]], cwd=run,
+        p = subprocess.run([*LATENTGEOM, *cmd.argv[1:]], cwd=run,
                            capture_output=True, text=True, env=_env(cmd.env), timeout=600)
         assert p.returncode == 0, f"{cmd.id}: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"
     if (run / "published_analysis").is_dir():
