@@ -133,6 +133,17 @@ def test_shape_errors_name_the_argument():
         M.reconstruction_error(X, X[:5])
     with pytest.raises(ValueError, match="codes: 2 product codebooks do not split d = 3"):
         M.cell_eee_values(X[:, :3], codes, "product", K=4)
+    counts = M.cell_counts(codes, 4)
+    with pytest.raises(ValueError, match=r"counts: expected \(M, 5\) cell counts"):
+        M.pp_from_counts(counts, 5)
+    with pytest.raises(ValueError, match="counts: expected finite, non-negative"):
+        M.pc_var_from_counts(counts - 3, 20, 4, "authors")
+    with pytest.raises(ValueError, match="counts: expected"):
+        M.histogram_counts(counts[0])
+    with pytest.raises(ValueError, match="Z: expected a 2-D matrix"):
+        M.vasicek_entropy(X[:, 0])
+    with pytest.raises(ValueError, match="uniform reference"):
+        M.uniform_reference_histograms(0, 2, 4)
 
 
 def test_column_names_have_one_home():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_codes
+from .checks import check_codes, check_counts
 
 
 def _cell_counts(codes: np.ndarray, K: int) -> np.ndarray:
@@ -31,7 +31,7 @@ def histogram_counts(counts) -> np.ndarray:
     ``np.histogram(codes[:, m], bins=K)``, i.e. the codes present, weighted by their counts,
     histogrammed into K equal bins between the smallest and the largest code present (the
     dtype of ``counts`` is kept: integer counts give integer counts)."""
-    counts = np.asarray(counts)
+    counts = check_counts(counts)
     K = counts.shape[1]
     codes = np.arange(K)
     return np.stack([np.histogram(codes[c > 0], bins=K, weights=c[c > 0])[0] for c in counts])
@@ -110,6 +110,8 @@ def uniform_reference_histograms(n: int, M: int, K: int, seed: int = 0) -> np.nd
     """The authors' PC_kl reference, (M, K): for codebook m = 0, 1, … in turn, n draws of
     ``uniform(0, K)`` from one ``np.random.default_rng(seed)``, histogrammed with
     ``np.histogram(draws, bins=K)`` and normalised (theirs were unseeded)."""
+    if min(n, M, K) < 1:
+        raise ValueError(f"uniform reference: need n, M, K >= 1, got {n}, {M}, {K}")
     gen = np.random.default_rng(seed)
     return np.stack([np.histogram(gen.uniform(0, K, n), bins=K)[0] / n for _ in range(M)])
 

@@ -48,6 +48,8 @@ def row_hashes(X, block: int = 16384) -> np.ndarray:
     """A 64-bit hash of each row's exact bit pattern (-0.0 read as 0.0): equal rows always get
     equal hashes, so a cell whose hashes are all distinct has no duplicate rows."""
     X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D matrix (rows = points), got shape {X.shape}")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     utype = np.uint32 if X.dtype == np.float32 else np.uint64

@@ -54,6 +54,18 @@ def check_codes(codes, K: int, n: int | None = None, M: int | None = None) -> np
     return codes.astype(np.intp, copy=False)
 
 
+def check_counts(counts, K: int | None = None) -> np.ndarray:
+    """``counts`` as an (M, K) array of finite, non-negative cell counts (weights allowed)."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or (K is not None and counts.shape[1] != K):
+        raise ValueError(f"counts: expected (M, {'K' if K is None else K}) cell counts, "
+                         f"got shape {counts.shape}")
+    if not (np.issubdtype(counts.dtype, np.number) and np.isfinite(counts).all()
+            and (counts >= 0).all()):
+        raise ValueError("counts: expected finite, non-negative numbers")
+    return counts
+
+
 def check_codebooks(codebooks, kind: str, d: int | None = None) -> np.ndarray:
     """``codebooks`` as an (M, K, d_sub) float64 array that fits ``kind`` (and X's width
     ``d`` when given): additive codewords span all d columns, product ones d / M each."""

@@ -78,7 +78,7 @@ def vasicek_entropy(Z: np.ndarray, m: int | None = None) -> np.ndarray:
     Zero spacings (ties) are floored at 1e-12 times the column's range (or at 1e-300 for a
     constant column), so constant and tied columns give a finite, very low entropy.
     """
-    Z = np.ascontiguousarray(np.asarray(Z, dtype=np.float64).T)
+    Z = np.ascontiguousarray(check_points(Z, "Z").astype(np.float64, copy=False).T)
     return _sorted_entropies(Z, m, 1)[0]
 
 

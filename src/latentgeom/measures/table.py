@@ -36,7 +36,7 @@ from .centroids import (
     mean_finite,
     nearest_centroid_distances,
 )
-from .checks import check_codes, check_points, check_reconstruction, check_variant
+from .checks import check_codes, check_counts, check_points, check_reconstruction, check_variant
 from .compute import _covariance_eigenvalues
 from .reconstruction import (
     _error_norms,
@@ -186,7 +186,7 @@ def _one(variant: str, name: str, **inputs) -> float:
 def pp_from_counts(counts, K: int, variant: str = "paper") -> float:
     """:func:`point_patchiness` from the (M, K) cell counts (:func:`cell_counts`, or
     :func:`authors_counts` for ``variant="authors"``); counts may be weighted (floats)."""
-    return _one(variant, "PP", counts={variant: counts}, K=K)
+    return _one(variant, "PP", counts={variant: check_counts(counts, K)}, K=K)
 
 
 def point_patchiness(codes, K: int, variant: str = "paper") -> float:
@@ -205,7 +205,7 @@ def point_patchiness(codes, K: int, variant: str = "paper") -> float:
 def pc_var_from_counts(counts, n: float, K: int, variant: str = "paper") -> float:
     """:func:`point_count_var` from the (M, K) cell counts of ``n`` points (see
     :func:`pp_from_counts`)."""
-    return _one(variant, "PC_var", counts={variant: counts}, n=n, K=K)
+    return _one(variant, "PC_var", counts={variant: check_counts(counts, K)}, n=n, K=K)
 
 
 def point_count_var(codes, K: int, variant: str = "paper") -> float:
@@ -222,7 +222,7 @@ def point_count_var(codes, K: int, variant: str = "paper") -> float:
 def pc_kl_from_counts(counts, n: int, K: int, variant: str = "paper", seed: int = 0) -> float:
     """:func:`point_count_kl` from the (M, K) cell counts of ``n`` points (see
     :func:`pp_from_counts`)."""
-    return _one(variant, "PC_kl", counts={variant: counts}, n=n, K=K, seed=seed)
+    return _one(variant, "PC_kl", counts={variant: check_counts(counts, K)}, n=n, K=K, seed=seed)
 
 
 def point_count_kl(codes, K: int, variant: str = "paper", seed: int = 0) -> float:
