@@ -32,34 +32,17 @@ from typing import Any
 
 import numpy as np
 
+from .schema import AUTHORS, CI, GROUP_ORDER, PAPER_NAMES, QUANTIZED, SPREAD, VARIANTS
+
 TARGET = "glue_average"
-GROUP_ORDER = ("additive", "product", "spread")
-QUANTIZED = ("PP", "PC_var", "PC_kl", "RS", "RE", "RI", "CD_var", "PD_EEE")
-SPREAD = ("EEE", "VRM", "IS")
 #: Table 1 of the paper.
 TABLE1 = ("additive.PP", "additive.RS", "additive.CD_var", "additive.PD_EEE", "spread.EEE")
-PAPER_NAMES = {
-    "PP": "Point Patchiness (PP)", "PC_var": "Point count variance (PC_var)",
-    "PC_kl": "Point count KL (PC_kl)", "RS": "Reconstruction Skew (RS)",
-    "RE": "Reconstruction Error (RE)", "RI": "Reconstruction IQR (RI)",
-    "CD_var": "Centroid Distribution (CD_var)", "PD_EEE": "Cluster Distribution (PD_EEE)",
-    "EEE": "Eigenvalue Early Enrichment (EEE)", "VRM": "Vasicek Ratio MSE (VRM)",
-    "IS": "IsoScore (IS)",
-}
-
-
-AUTHORS = "authors:"  #: column prefix of the authors' definitions
-VARIANTS = ("paper", "authors")
 log = logging.getLogger("latentgeom.analysis")
 
 
 def variant_of(column: str) -> str:
     """``paper`` for ``<group>.<name>``, ``authors`` for ``authors:<group>.<name>``."""
     return "authors" if column.startswith(AUTHORS) else "paper"
-
-
-#: column prefixes of the bootstrap intervals: ``ci_lo:<measure column>``, ``ci_hi:…``
-CI = ("ci_lo:", "ci_hi:")
 
 
 def _is_ci(c: str) -> bool:

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from . import measures as ms
+from .schema import QUANTIZED, SPREAD, SPREAD_GROUP, flat_columns
 
 #: measure names recomputed on the materialised resample (the first ``heavy`` replicates)
 HEAVY = ("VRM", "PD_EEE")
@@ -89,7 +89,8 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
 # ----------------------------------------------------------------------------- fast replicate
 class _Prepared:
     """What every replicate of one latent matrix shares: float64 X, per-row squared norms, and
-    per quantizer the flattened codes, per-row reconstruction errors and CD_var."""
+    per quantizer the flattened codes, per-row reconstruction errors and the nearest-centroid
+    distances (the codebooks are not retrained, so CD_var is the same in every replicate)."""
 
     def __init__(self, X: np.ndarray, quantized: Mapping[str, tuple], variants):
         self.X = np.asarray(X)
@@ -102,20 +103,8 @@ class _Prepared:
             M, K, _ = codebooks.shape
             e = ms.reconstruction_norms(self.X, codes, codebooks, kind)
             flat = (codes + (np.arange(M) * K)[None, :]).ravel()
-            cd = {v: ms.centroid_distance_var(codebooks, v) for v in variants}
-            self.q[name] = dict(codes=codes, codebooks=codebooks, kind=kind, M=M, K=K, e=e,
-                                flat=flat, cd=cd)
-
-
-def _authors_hist(counts_mk: np.ndarray, K: int) -> np.ndarray:
-    """The authors' ``np.histogram(codes[:, m], bins=K)`` per codebook from weighted code counts:
-    the histogram of the present codes weighted by their counts (same range, same bins)."""
-    out = np.empty_like(counts_mk, dtype=np.float64)
-    codes = np.arange(K)
-    for m in range(counts_mk.shape[0]):
-        present = counts_mk[m] > 0
-        out[m] = np.histogram(codes[present], bins=K, weights=counts_mk[m][present])[0]
-    return out
+            self.q[name] = dict(M=M, K=K, e=e, flat=flat,
+                                nearest=ms.nearest_centroid_distances(codebooks))
 
 
 def replicate_covariances(X, lengths, counts: np.ndarray, chunk: int | None = None):
@@ -152,56 +141,39 @@ def fast_measures(prep: _Prepared, w: np.ndarray, seed: int = 0,
     """Every measure except VRM and PD_EEE (NaN) of the resample with per-row weights ``w``,
     exactly as :func:`latentgeom.measures.measure_variants` of ``X[rows]`` with
     ``codes[rows]`` would give them (to float rounding): ``{variant: {group: {name: value}}}``.
+    The inputs of the measures (covariance spectrum, cell counts, error norms) come from the
+    weights; the rules are the measures stage's own (:data:`latentgeom.measures.METHODS`).
     ``cov``: the resample's covariance when already known (:func:`replicate_covariances`)."""
     w = np.asarray(w, dtype=np.float64)
     N = float(w.sum())
     X = prep.X64
     d = X.shape[1]
-    out: dict[str, dict] = {v: {} for v in prep.variants}
     if cov is None:
         mu = (w @ X) / N
         cov = ((X * w[:, None]).T @ X - N * np.outer(mu, mu)) / (N - 1)
     lam = np.clip(np.linalg.eigvalsh(cov)[::-1], 0.0, None)
-    for v in prep.variants:
-        if v == "paper":
-            eee = float(ms.eee_from_eigenvalues(lam))
-        elif N >= d:
-            eee = float(ms.eee_authors_from_eigenvalues(lam))
-        else:  # fewer rows than dims: the Gram spectrum of the materialised rows
-            rows = np.repeat(np.arange(len(w)), w.astype(np.int64))
-            eee = ms.eee(prep.X[rows], "authors")
-        out[v]["spread"] = {"EEE": eee, "VRM": float("nan"),
-                            "IS": ms._isoscore_of_variances(lam)}
     wi = w.astype(np.int64)
+    lam_sklearn = None
+    if "authors" in prep.variants:  # fewer rows than dims: the materialised rows' Gram spectrum
+        lam_sklearn = lam if N >= d else ms.covariance_eigenvalues(
+            prep.X[np.repeat(np.arange(len(w)), wi)], pad=False)
+    inputs = {SPREAD_GROUP: ms.SpreadInputs(n=N, d=d, lam=lam, lam_sklearn=lam_sklearn)}
     for name, q in prep.q.items():
         M, K = q["M"], q["K"]
         counts = np.bincount(q["flat"], weights=np.repeat(w, M), minlength=M * K).reshape(M, K)
         e = q["e"]
         se2 = float(np.sum(w * e * e))
-        re = 0.0 if se2 == 0 else se2 / float(np.sum(w * prep.sq))
-        er = np.repeat(e, wi)  # the resample's error norms (1-D: cheap)
-        em = ms._magnitudes(er)
-        ri = ms._iqr(em)
-        for v in prep.variants:
-            c = _authors_hist(counts, K) if v == "authors" else counts
-            out[v][name] = {
-                "PP": ms.pp_from_counts(c, K, v),
-                "PC_var": ms.pc_var_from_counts(c, N, K, v),
-                "PC_kl": ms.pc_kl_from_counts(c, int(N), K, v, seed),
-                "RS": ms._biased_skew(er) if v == "authors" else ms.adjusted_skew(em),
-                "RE": re, "RI": ri, "CD_var": q["cd"][v], "PD_EEE": float("nan")}
-    return out
+        inputs[name] = ms.QuantizedInputs(
+            counts={v: ms.COUNTS[v](counts) for v in prep.variants}, K=K, n=N,
+            errors=np.repeat(e, wi),  # the resample's error norms (1-D: cheap)
+            error_ss=se2, sum_squares=float(np.sum(w * prep.sq)) if se2 else 0.0,
+            nearest=q["nearest"], seed=seed)
+    return {v: {g: ms.evaluate(v, SPREAD if g == SPREAD_GROUP else QUANTIZED, x, skip=HEAVY)
+                for g, x in inputs.items()} for v in prep.variants}
 
 
-def flat_names(result: Mapping[str, Any]) -> dict[str, float]:
-    """``{variant: {group: {name: v}}}`` -> the table's columns (``<group>.<name>`` for the
-    paper's definitions, ``authors:<group>.<name>`` for the authors')."""
-    out = {}
-    for v, groups in result.items():
-        pre = "authors:" if v == "authors" else ""
-        for g, vals in groups.items():
-            out.update({f"{pre}{g}.{k}": float(x) for k, x in vals.items()})
-    return out
+#: ``{variant: {group: {name: v}}}`` -> the table's columns (:func:`latentgeom.schema.flat_columns`)
+flat_names = flat_columns
 
 
 def bootstrap_measures(X, quantized: Mapping[str, tuple], lengths, n: int, seed: int = 0,

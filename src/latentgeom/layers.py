@@ -93,7 +93,8 @@ def layer_pearson(layers_df, models_df, level: float = 0.95):
     ci_low, ci_high."""
     import pandas as pd
 
-    from .analysis import AUTHORS, TARGET, measure_columns, pearson_ci, variant_of
+    from .analysis import TARGET, measure_columns, pearson_ci, variant_of
+    from .schema import AUTHORS
 
     df = layers_df.drop(columns=[c for c in ("architecture", "kind") if c in layers_df])
     df = df.merge(models_df[["model", "architecture", "kind", TARGET]], on="model",

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .analysis import TARGET, fit_ols, label, measure_columns, pearson_ci  # noqa: E402
+from .schema import GROUP_ORDER  # noqa: E402
 
 MARKERS = "osD^v<>Px*"
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -298,8 +299,7 @@ def make_figures(df, repr_df, out_dir, predictions=None) -> list[Path]:
     _style()
     out = Path(out_dir)
     cols = measure_columns(df)
-    by_group = {g: [c for c in cols if c.startswith(g + ".")] for g in
-                ("additive", "product", "spread")}
+    by_group = {g: [c for c in cols if c.startswith(g + ".")] for g in GROUP_ORDER}
     other = [m for m in ("additive.RS", "additive.CD_var", "additive.PD_EEE", "spread.EEE")]
     paths = []
     paths += figure1(df, out / "figure1")
@@ -321,7 +321,7 @@ def figure_sensitivity(pear, path, variant: str = "paper") -> list[Path]:
     """r(measure, GLUE average) against M (x, log 2 scale), one line per K, per quantized
     measure (rows) and method (columns), one line style per architecture (``pear``:
     :func:`latentgeom.sensitivity.sensitivity_pearson`'s table)."""
-    from .analysis import QUANTIZED
+    from .schema import QUANTIZED
 
     _style()
     d = pear[pear["variant"] == variant] if len(pear) else pear
@@ -379,16 +379,11 @@ def figure_layers(pear, path, variant: str = "paper") -> list[Path]:
     """r(measure, GLUE average) against the hidden layer, one line per architecture with its
     Fisher interval as a band, a panel per measure (``pear``:
     :func:`latentgeom.layers.layer_pearson`'s table)."""
-    from .analysis import GROUP_ORDER, QUANTIZED, SPREAD
+    from .schema import order
 
     _style()
     d = pear[pear["variant"] == variant] if len(pear) else pear
-    rank = {n: i for i, n in enumerate(QUANTIZED + SPREAD)}
-    groups = {m.split(".", 1)[0] for m in d["measure"]} if len(d) else set()
-    gorder = [g for g in GROUP_ORDER if g in groups] + sorted(groups - set(GROUP_ORDER))
-    measures = sorted(dict.fromkeys(d["measure"]) if len(d) else [],
-                      key=lambda m: (gorder.index(m.split(".", 1)[0]),
-                                     rank.get(m.split(".", 1)[1], 99)))
+    measures = order(d["measure"]) if len(d) else []
     ncols = max(1, min(4, len(measures)))
     nrows = max(1, int(np.ceil(len(measures) / ncols)))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.3 * nrows), squeeze=False,

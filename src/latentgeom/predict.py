@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from . import schema
 from .analysis import TARGET, analyze, fit_ols, measure_columns, select_variant, to_markdown
 from .io import read_csv, read_json, read_npz
 
@@ -69,8 +70,8 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     if not sequences.is_file():
         raise ReferenceError(f"reference {table}: its run's sample {sequences} is missing (the "
                              "reference must sit in its results folder, tables/models.csv)")
-    groups = sorted({c.removeprefix("authors:").split(".", 1)[0] for c in
-                     measure_columns(df, None)} - {"spread"})
+    groups = sorted({c.removeprefix(schema.AUTHORS).split(".", 1)[0] for c in
+                     measure_columns(df, None)} - {schema.SPREAD_GROUP})
     embed, quant, mseed = {}, {g: {} for g in groups}, {}
     for name in df["model"].astype(str):
         latent = results / "latent" / name
@@ -192,7 +193,7 @@ def make_card(reference, settings: dict[str, Any], values: dict[str, float], *, 
     t2 = res["table2"].set_index("measure")
     pert = ref[ref["kind"] == "perturbed"]
     archs = sorted(set(pert["architecture"].astype(str)))
-    prefix = "authors:" if variant == "authors" else ""
+    prefix = schema.prefix(variant)
     rows = []
     for m in measure_columns(ref):
         x = values.get(prefix + m, float("nan"))

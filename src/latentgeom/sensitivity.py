@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import AUTHORS, QUANTIZED, TARGET
+from .analysis import TARGET
+from .schema import QUANTIZED, VARIANTS, prefix
 
 NAME = re.compile(r"^(lsq|pq)_M(\d+)_K(\d+)$")
 
@@ -78,7 +79,8 @@ def sensitivity_pearson(models, table):
     for key, g in pert.groupby(keys, sort=True):
         rec = dict(zip(keys, key))
         y = pd.to_numeric(g[TARGET], errors="coerce").to_numpy(dtype=float)
-        for variant, pre in (("paper", ""), ("authors", AUTHORS)):
+        for variant in VARIANTS:
+            pre = prefix(variant)
             for name in QUANTIZED:
                 x = pd.to_numeric(g[pre + name], errors="coerce").to_numpy(dtype=float)
                 ok = np.isfinite(x) & np.isfinite(y)

@@ -485,8 +485,7 @@ def sensitivity_measures_stage(*, embeddings_path: str, quantized_path: str, out
     check_built_from(quantized_path, qmeta.get("embeddings_sha256"), embeddings_path, digest)
     t0 = time.time()
     X, codes, codebooks = ms.check_quantization(X, codes, codebooks, kind)
-    res = ms._quantized_variants(X, codes, codebooks, kind, ms.VARIANTS, seed,
-                                 workers=workers)
+    res = ms.quantized_variants(X, codes, codebooks, kind, ms.VARIANTS, seed, workers=workers)
     _say(f"{setting}: measures (both variants) in {time.time() - t0:.1f}s")
     out = {**res, "setting": {**parse_setting(setting), "name": setting, "kind": kind,
                               "mse": qmeta.get("mse")},

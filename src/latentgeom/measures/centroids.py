@@ -1,0 +1,195 @@
+"""The centroid measures of Section 3.3.2 / Appendix A.2 (Eqs. 6-7): CD_var, from the
+distance of each centroid to its nearest neighbour, and PD_EEE, from the spread (EEE, Eq. 2)
+of the points in each cell. The rules here are the pieces; :mod:`latentgeom.measures.table`
+says which each definition uses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_cells, check_variant
+from .compute import _run_threads, _workers
+from .spread import eee_authors_from_eigenvalues, eee_from_eigenvalues
+
+
+def nearest_centroid_distances(codebooks) -> np.ndarray:
+    """(M, K): L2 distance from each centroid to the nearest *other* centroid of its codebook
+    (exact; K x K distances per codebook)."""
+    C = np.asarray(codebooks, dtype=np.float64)
+    if C.ndim != 3:
+        raise ValueError(f"codebooks: expected shape (M, K, d_sub), got {C.shape}")
+    sq = np.einsum("mkd,mkd->mk", C, C)
+    D2 = sq[:, :, None] + sq[:, None, :] - 2.0 * np.einsum("mkd,mld->mkl", C, C)
+    K = C.shape[1]
+    D2[:, np.arange(K), np.arange(K)] = np.inf
+    return np.sqrt(np.clip(D2.min(axis=2), 0.0, None))
+
+
+def _normalised_var(r: np.ndarray, ddof: int) -> float:
+    mx = r.max()
+    rho = r / mx if mx > 0 else np.zeros_like(r)
+    return float(rho.var(ddof=ddof))
+
+
+def cd_var_paper(nearest) -> float:
+    """CD_var (Eq. 6) from the (M, K) nearest-centroid distances: the sample variance (ddof 1,
+    the ``mk - 1`` of Eq. 6) of ``rho_i`` = distance / the largest distance over all M x K
+    centroids (so rho in [0, 1]); 0 if all centroids coincide."""
+    return _normalised_var(np.ravel(nearest), 1)
+
+
+def cd_var_authors(nearest) -> float:
+    """The authors' CD_var: the **squared** distances (FAISS ``IndexFlatL2``'s) pooled over
+    codebooks, over their maximum, ``np.var`` (ddof 0); 0 if all centroids coincide."""
+    return _normalised_var(np.ravel(nearest) ** 2, 0)
+
+
+def row_hashes(X, block: int = 16384) -> np.ndarray:
+    """A 64-bit hash of each row's exact bit pattern (-0.0 read as 0.0): equal rows always get
+    equal hashes, so a cell whose hashes are all distinct has no duplicate rows."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D matrix (rows = points), got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    utype = np.uint32 if X.dtype == np.float32 else np.uint64
+    mult = np.random.default_rng(0x5EED).integers(1, 2 ** 62, X.shape[1], dtype=np.uint64) | 1
+    out = np.empty(X.shape[0], dtype=np.uint64)
+    for i in range(0, X.shape[0], block):
+        bits = (np.ascontiguousarray(X[i:i + block]) + X.dtype.type(0)).view(utype)
+        with np.errstate(over="ignore"):
+            out[i:i + block] = (bits.astype(np.uint64) * mult).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+def _cell_spectrum(P: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Covariance eigenvalues (descending, >= 0) of the rows of P: min(k, q) values, from the
+    k x k Gram matrix or the q x q scatter matrix, whichever is smaller. ``overwrite``: centre
+    P in place (P must then be a float64 array the caller no longer needs)."""
+    mean = P.mean(axis=0)
+    if overwrite:
+        P -= mean
+    else:
+        P = P - mean
+    G = P @ P.T if P.shape[0] < P.shape[1] else P.T @ P
+    return np.clip(np.linalg.eigvalsh(G)[::-1] / (P.shape[0] - 1), 0.0, None)
+
+
+def _duplicate_cells(codes_m: np.ndarray, hashes: np.ndarray, K: int) -> np.ndarray:
+    """(K,) bool: cells of one codebook holding two rows with equal hashes (possibly equal
+    rows: those cells get the exact ``np.unique``); one sort by (cell, hash) for all cells."""
+    o = np.lexsort((hashes, codes_m))
+    c, h = codes_m[o], hashes[o]
+    same = (c[1:] == c[:-1]) & (h[1:] == h[:-1])
+    out = np.zeros(K, dtype=bool)
+    out[c[1:][same]] = True
+    return out
+
+
+def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
+                       workers: int | None = None) -> dict[str, np.ndarray]:
+    """EEE of each cell, (M, K) per variant, NaN for skipped cells.
+
+    paper: the cell's points (PQ: the sub-vectors of codebook m's subspace; LSQ++: the full
+    vectors), cells with < 2 points or no variance skipped, Eq. 2 over d_sub eigenvalues (zeros
+    appended when the cell has fewer points than dimensions). authors: the full d-dimensional
+    vectors for both kinds, duplicates dropped (``np.unique(axis=0)``), cells with <= 1 point
+    skipped, :func:`eee_authors_from_eigenvalues` over the cell's min(n_cell, d) eigenvalues.
+    Where both variants see the same points (LSQ++, no duplicates) one eigendecomposition
+    serves both. Cells run on ``workers`` threads, biggest first, with BLAS pinned to one
+    thread each; each thread gathers its cells' rows into its own reused float64 buffer (no
+    allocation per cell beyond the small Gram/scatter matrix).
+    """
+    import threading
+
+    X = np.asarray(X)
+    codes = np.asarray(codes, dtype=np.intp)
+    M = codes.shape[1]
+    d = X.shape[1]
+    dsub = d // M if kind == "product" else d
+    out = {v: np.full((M, K), np.nan) for v in variants}
+    paper, authors = "paper" in variants, "authors" in variants
+    if authors and hashes is None:
+        hashes = row_hashes(X)
+
+    tasks = []
+    for m in range(M):
+        order = np.argsort(codes[:, m], kind="stable")
+        counts = np.bincount(codes[:, m], minlength=K)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        dup = _duplicate_cells(codes[:, m], hashes, K) if authors else np.zeros(K, bool)
+        for j in np.flatnonzero(counts >= 2):
+            tasks.append((m, j, order[starts[j]:starts[j + 1]], bool(dup[j])))
+    if not tasks:
+        return out
+    tasks.sort(key=lambda t: -len(t[2]))  # big cells first: better balance across threads
+    biggest = len(tasks[0][2])
+    local = threading.local()
+
+    def rows(idx: np.ndarray) -> np.ndarray:
+        """The cell's rows as float64, in this thread's buffer (overwritten by its next cell)."""
+        if not hasattr(local, "buf"):
+            local.buf = np.empty((biggest, d))
+            local.raw = None if X.dtype == np.float64 else np.empty((biggest, d), X.dtype)
+        k = len(idx)
+        if local.raw is None:
+            return np.take(X, idx, axis=0, out=local.buf[:k])
+        np.copyto(local.buf[:k], np.take(X, idx, axis=0, out=local.raw[:k]))
+        return local.buf[:k]
+
+    def job(i: int) -> None:
+        m, j, idx, dup = tasks[i]
+        full = rows(idx)
+        unique = np.unique(full, axis=0) if authors and dup else None  # before any centring
+        lam_full = None
+        if paper:
+            if kind == "additive":
+                lam = _cell_spectrum(full, overwrite=True)
+                if unique is None:
+                    lam_full = lam
+            else:
+                lam = _cell_spectrum(full[:, m * dsub:(m + 1) * dsub])
+            if len(lam) < dsub:
+                lam = np.concatenate([lam, np.zeros(dsub - len(lam))])
+            out["paper"][m, j] = eee_from_eigenvalues(lam)
+        if authors:
+            pts = full if unique is None else unique
+            if len(pts) <= 1:
+                return
+            if lam_full is None:
+                lam_full = _cell_spectrum(pts, overwrite=True)
+            out["authors"][m, j] = eee_authors_from_eigenvalues(lam_full)
+
+    _run_threads(len(tasks), job, _workers(workers))
+    return out
+
+
+def cell_eee_values(X, codes, kind: str, variant: str = "paper",
+                    K: int | None = None) -> np.ndarray:
+    """EEE (Eq. 2) of the points assigned to each centroid, (M, K), NaN for skipped cells.
+
+    Product quantizer: the sub-vectors of codebook m's subspace; additive: the full vectors.
+    Cells with fewer than 2 points, or with no variance (identical points), are skipped (NaN):
+    Eq. 2 is undefined there. ``variant="authors"``: the full vectors for both kinds,
+    duplicate vectors dropped inside each cell first, the authors' EEE over min(n_cell, d)
+    eigenvalues (see :func:`_cell_eee_variants`). Per cell, the covariance's eigenvalues come
+    from a d x d scatter matrix or the smaller Gram matrix when the cell has fewer points than
+    dimensions. ``K`` is the number of centroids per codebook (default: max code + 1).
+    """
+    check_variant(variant)
+    X, codes, K = check_cells(X, codes, kind, K)
+    return _cell_eee_variants(X, codes, kind, K, (variant,))[variant]
+
+
+def mean_finite(vals: np.ndarray) -> float:
+    """PD_EEE (Eq. 7) from the per-cell EEE values: their mean over the cells that have one
+    (NaN if none)."""
+    ok = vals[np.isfinite(vals)]
+    return float(ok.mean()) if ok.size else float("nan")
+
+
+def cell_eee(X, codes, kind: str, variant: str = "paper", K: int | None = None) -> float:
+    """PD_EEE (Eq. 7): mean EEE of the points in each cell over all M x K cells that have one
+    (see :func:`cell_eee_values`); NaN if no cell qualifies. ``variant="authors"``: the mean over
+    all kept cells of all codebooks of their (rounded) per-cell EEE."""
+    return mean_finite(cell_eee_values(X, codes, kind, variant, K))
