@@ -36,7 +36,7 @@ def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, so
 
     source = dict(source)
     say(f"sample: source={source} rules={rules} n={n} tokens {min_tokens}..{max_tokens} "
-         f"seed={seed}")
+        f"seed={seed}")
     sample, pool = corpus.sample_sequences(source, n, min_tokens=min_tokens,
                                            max_tokens=max_tokens, seed=seed, rules=rules)
     if any("\n" in s for s in sample):
@@ -84,7 +84,7 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     t0 = time.time()
     model, tok = models.load_from_manifest(manifest)
     say(f"model {manifest['name']} ready in {time.time() - t0:.1f}s; embedding {len(seqs)} "
-         f"sequences")
+        f"sequences")
     t0 = time.time()
     X, lengths = embed.embed_sequences(model, tok, seqs, layer=layer, batch_size=batch_size,
                                        max_length=max_length, device=device)
@@ -186,7 +186,7 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
                       seed=seed, train_size=train_size, use_gpu=use_gpu)
     dt = time.time() - t0
     say(f"{spec['method']} M={res['M']} K={res['K']} on {res['train_rows']} training rows "
-         f"({'GPU' if res['gpu'] else 'CPU'}): {dt:.1f}s, reconstruction MSE {res['mse']:.4g}")
+        f"({'GPU' if res['gpu'] else 'CPU'}): {dt:.1f}s, reconstruction MSE {res['mse']:.4g}")
     meta = {k: res[k] for k in ("method", "kind", "M", "nbits", "K", "train_rows", "gpu", "mse")}
     # no wall-clock time in here (the log and the rule's benchmark file have it): the file's
     # SHA-256 is a fingerprint (measures record it), so identical runs must give identical bytes
@@ -255,7 +255,7 @@ def bootstrap_stage(*, embeddings_path: str, meta_path: str, quantized_paths: li
                                       progress=say)
     dt = time.time() - t0
     say(f"{n} replicates ({min(n, heavy)} with VRM/PD_EEE) of {len(meta['lengths'])} "
-         f"sequences in {dt:.1f}s")
+        f"sequences in {dt:.1f}s")
     out = {"level": level, "n": int(n), "seed": int(seed), "heavy": int(min(n, heavy)),
            "seconds": dt, **intervals(cols, values, level),
            "provenance": {**provenance(n=n, seed=seed, level=level, heavy=heavy,

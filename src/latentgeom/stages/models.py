@@ -32,7 +32,7 @@ def perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, see
                                changed=changed, weights=weights)
     write_json(manifest_path, man)
     say(f"{len(changed)} tensors ({man['n_perturbed_parameters']:,} parameters) perturbed; "
-         f"checksum {man['checksum'][:16]}")
+        f"checksum {man['checksum'][:16]}")
     return man
 
 
