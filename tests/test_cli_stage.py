@@ -72,6 +72,17 @@ def test_stage_command_writes_the_same_bytes_as_the_function(tmp_path):
                  "--out-path", str(cli / "m.json")]) == 0
     assert _sha(direct / "m.json") == _sha(cli / "m.json")
     assert {"spread", "product", "authors"} <= set(json.loads((cli / "m.json").read_text()))
+    # the example of `latentgeom --help`: a table stage, lists as several values
+    man = tmp_path / "manifest.json"
+    man.write_text(json.dumps({"name": "toy", "architecture": "toy", "kind": "perturbed",
+                               "alpha": 0.1, "seed": 0}))
+    stages.measures_table_stage(measure_paths=[str(direct / "m.json")] * 2,
+                                manifest_paths=[str(man)] * 2, out_path=str(direct / "t.csv"))
+    assert main(["stage", "measures_table", "--measure-paths", str(direct / "m.json"),
+                 str(direct / "m.json"), "--manifest-paths", str(man), str(man),
+                 "--out-path", str(cli / "t.csv")]) == 0
+    assert _sha(direct / "t.csv") == _sha(cli / "t.csv")
+    assert len((cli / "t.csv").read_text().splitlines()) == 3
 
 
 def test_bad_stage_or_option_fails_before_work(tmp_path, capsys):

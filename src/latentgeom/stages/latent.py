@@ -77,7 +77,6 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
 
     if threads:
         torch.set_num_threads(int(threads))
-
     seqs = read_sequences(sequences_path)
     manifest = read_json(manifest_path)
     checksum = require_checksum(manifest, manifest_path)
