@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from latentgeom import analysis as A
+from latentgeom.published import import_published
 
 DATA = Path(__file__).resolve().parent / "data" / "published"  # the authors' files, unchanged
 
@@ -43,7 +44,7 @@ def printed_as(value: float, printed: float) -> bool:
 
 @pytest.fixture(scope="module")
 def published_analysis():
-    df = A.import_published(DATA)
+    df = import_published(DATA)
     return df, A.analyze_all(df)
 
 

@@ -7,6 +7,8 @@
     latentgeom measures emb.npy --out m.json [--quantized additive=lsq.npz product=pq.npz]
     latentgeom glue-data --out data/
     latentgeom finetune --model m.json --task polarity --data data/ --out ft/
+    latentgeom stage measures_table --measure-paths a.json --manifest-paths a/manifest.json \
+        --out-path measures.csv       # any stage (`latentgeom stage` lists them)
 """
 
 from __future__ import annotations
@@ -83,8 +85,7 @@ def _measures(a: argparse.Namespace) -> None:
                                seed=a.seed, train_size=a.train_size, use_gpu=_gpu_flag(a.gpu))
                 quantized[name] = path
         res = measures_stage(embeddings_path=a.matrix, quantized_paths=list(quantized.values()),
-                             quantizers=list(quantized), out_path=a.out, variant=a.variant,
-                             seed=a.seed)
+                             quantizers=list(quantized), out_path=a.out, seed=a.seed)
     print(json.dumps(res, indent=2))
 
 
@@ -168,8 +169,8 @@ def _analyze(a: argparse.Namespace) -> None:
 
 
 def _import_published(a: argparse.Namespace) -> None:
-    from .analysis import import_published
     from .io import write_csv
+    from .published import import_published
 
     df = import_published(a.directory)
     write_csv(a.out, df)
@@ -221,6 +222,11 @@ def _gpu_check(a: argparse.Namespace) -> None:
     if rc:
         sys.exit(rc)
 
+
+def _stage(a: argparse.Namespace) -> None:
+    from .cli_stage import run_stage
+
+    run_stage(a.name, a.args)
 
 def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
     """One flag per fine-tuning setting, from the dataclass (unset: the dataclass's default)."""
@@ -300,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help=".npz to write")
     s.set_defaults(func=_quantize)
 
-    s = sub.add_parser("measures", help="every measure of a float matrix (JSON)")
+    s = sub.add_parser("measures", help="every measure of a float matrix (JSON), both "
+                       "definitions (top level: the paper's equations; 'authors': their code)")
     s.add_argument("matrix", help=".npy/.npz/text matrix (rows = points)")
     s.add_argument("--quantized", nargs="+", metavar="NAME=FILE.npz",
                    help="use these quantizations instead of training LSQ++ and PQ")
@@ -308,9 +315,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nbits", type=int, default=8)
     s.add_argument("--train-size", type=int)
     s.add_argument("--gpu", default="auto", choices=["auto", "yes", "no"])
-    s.add_argument("--variant", choices=list(VARIANTS),
-                   help="ignored: both definitions are always computed (top level: the "
-                        "paper's equations; 'authors': their code)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="JSON to write")
     s.set_defaults(func=_measures)
@@ -377,6 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--out", default="card", help="writes OUT.md and OUT.json (default: card)")
     s.set_defaults(func=_predict)
+
+    s = sub.add_parser("stage", help="any file-level stage alone (every rule's, the GLUE "
+                       "half's too): `latentgeom stage` lists them, `stage NAME --help` shows "
+                       "its arguments (its keyword arguments as --dashed-names)")
+    s.add_argument("name", nargs="?", metavar="NAME", help="a stage (none: list them)")
+    s.add_argument("args", nargs=argparse.REMAINDER, metavar="--ARG VALUE",
+                   help="the stage's keyword arguments; lists take several values, dicts JSON")
+    s.set_defaults(func=_stage)
 
     s = sub.add_parser("check-config", help="check config files as a run would (YAML syntax "
                        "with file:line, duplicated keys, the config schema, cross-field rules)")

@@ -31,7 +31,6 @@ def tokenize(tokenizer, sequences: Sequence[str], max_length: int) -> list[list[
     return enc["input_ids"]
 
 
-
 def pad_batch(ids, lengths: np.ndarray, batch: np.ndarray, pad_id: int):
     """``(input_ids, attention_mask)`` of the sequences ``batch``, right-padded to the longest."""
     import torch
@@ -44,6 +43,40 @@ def pad_batch(ids, lengths: np.ndarray, batch: np.ndarray, pad_id: int):
         mask[row, :lengths[i]] = 1
     return input_ids, mask
 
+
+def token_lengths(ids: Sequence[Sequence[int]]) -> np.ndarray:
+    """The token count of each tokenised sequence (int64)."""
+    return np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+
+
+def forward_batches(model, tokenizer, ids: Sequence[Sequence[int]], lengths: np.ndarray,
+                    outs: Sequence[np.ndarray], layers: Sequence[int], *, batch_size: int,
+                    device: str, progress: bool = False) -> None:
+    """The one batching loop: run the tokenised sequences ``ids`` through ``model`` on
+    ``device``, ``batch_size`` at a time, longest first (memory peaks early), padding masked, and
+    write every token's vector of ``hidden_states[layers[j]]`` into ``outs[j]`` (an array or
+    memory map of ``lengths.sum()`` rows: rows grouped by sequence in the input order, tokens in
+    sequence order). One forward pass per batch serves every layer."""
+    import torch
+    from tqdm.auto import tqdm
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    model = model.to(device).eval()
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    order = np.argsort(-lengths, kind="stable")  # longest first: memory peaks early
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    with torch.inference_mode():
+        for batch in tqdm(batches, desc="embed", unit="batch", disable=not progress,
+                          mininterval=2.0):
+            input_ids, mask = pad_batch(ids, lengths, batch, pad_id)
+            res = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                        output_hidden_states=True, return_dict=True)
+            for out, layer in zip(outs, layers):
+                h = res.hidden_states[layer].float().cpu().numpy()
+                for row, i in enumerate(batch):
+                    out[offsets[i]:offsets[i + 1]] = h[row, :lengths[i]]
+
+
 def embed_sequences(model, tokenizer, sequences: Sequence[str], *, layer: int = -1,
                     batch_size: int = 64, max_length: int | None = None, device: str = "auto",
                     progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -54,9 +87,6 @@ def embed_sequences(model, tokenizer, sequences: Sequence[str], *, layer: int = 
     ``layer`` indexes ``hidden_states`` (0 = embeddings output, -1 = last layer).
     ``batch_size=1`` runs one sequence at a time (the authors' way).
     """
-    import torch
-    from tqdm.auto import tqdm
-
     if batch_size < 1:
         raise ValueError(f"embed.batch_size must be >= 1, got {batch_size}")
     if len(sequences) == 0:
@@ -64,24 +94,11 @@ def embed_sequences(model, tokenizer, sequences: Sequence[str], *, layer: int = 
     device = pick_device(device, field="embed.device")
     max_length = max_length or default_max_length(model, tokenizer)
     ids = tokenize(tokenizer, sequences, max_length)
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    lengths = token_lengths(ids)
     n_layers = int(model.config.num_hidden_layers) + 1
     if not -n_layers <= layer < n_layers:
         raise ValueError(f"embed.layer: model has hidden states 0..{n_layers - 1}, got {layer}")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    model = model.to(device).eval()
-    hidden = int(model.config.hidden_size)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    out = np.empty((int(offsets[-1]), hidden), dtype=np.float32)
-    order = np.argsort(-lengths, kind="stable")  # longest first: memory peaks early
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    with torch.inference_mode():
-        for batch in tqdm(batches, desc="embed", unit="batch", disable=not progress,
-                          mininterval=2.0):
-            input_ids, mask = pad_batch(ids, lengths, batch, pad_id)
-            res = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                        output_hidden_states=True, return_dict=True)
-            h = res.hidden_states[layer].float().cpu().numpy()
-            for row, i in enumerate(batch):
-                out[offsets[i]:offsets[i + 1]] = h[row, :lengths[i]]
+    out = np.empty((int(lengths.sum()), int(model.config.hidden_size)), dtype=np.float32)
+    forward_batches(model, tokenizer, ids, lengths, [out], [layer], batch_size=batch_size,
+                    device=device, progress=progress)
     return out, lengths

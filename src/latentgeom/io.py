@@ -9,6 +9,11 @@ Every artifact is read through :func:`read_json`, :func:`read_npy`, :func:`read_
 :func:`read_csv`: a file that cannot be read (truncated, bit-flipped, not the format its name
 says) raises :class:`ArtifactError`, which names the path, what is wrong and the command that
 rebuilds it (:func:`rebuild_hint`), never a bare numpy, zipfile, json or pandas traceback.
+:func:`load_matrix` and :func:`read_quantized` read the geometry half's two array artifacts
+(token vectors, a quantizer's codes and codebooks) through them.
+
+Provenance records and job logs (:func:`provenance`, :func:`versions`, :func:`log_to`) live in
+:mod:`latentgeom.provenance` and are importable from here too.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ import errno
 import hashlib
 import json
 import os
-import platform
 import shutil
-import sys
 import tempfile
 import zipfile
 import zlib
@@ -29,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# provenance and logs have their own module; these names stay importable from here
+from .provenance import device_info, log_to, provenance, versions  # noqa: F401
 
 #: Stage folders of a results tree: a path with one of these above it was written by a rule.
 STAGE_FOLDERS = ("models", "sample", "latent", "measures", "glue", "tables", "analysis",
@@ -371,6 +377,42 @@ def check_npz(path: str | os.PathLike) -> list[str]:
                                   "truncated or corrupted?)") from None
 
 
+def load_matrix(path: str | os.PathLike) -> np.ndarray:
+    """A float matrix from ``.npy`` (memory-mapped), ``.npz`` (first array) or text."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"matrix file {p} does not exist")
+    if p.suffix == ".npy":
+        X = read_npy(p, mmap=True)
+    elif p.suffix == ".npz":
+        arrays = read_npz(p)
+        if not arrays:
+            raise ArtifactError(p, "the archive holds no array")
+        X = next(iter(arrays.values()))
+    else:
+        try:
+            X = np.loadtxt(p, ndmin=2)
+        except (ValueError, OSError, EOFError) as e:  # not a matrix
+            raise ArtifactError(p, f"cannot be read as a numeric matrix ({e})") from None
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(f"matrix file {p}: dtype {X.dtype}, expected float32 or float64 (a "
+                         f"{X.dtype} matrix is not token vectors; convert it explicitly, e.g. "
+                         "np.save(path, X.astype(np.float32)))")
+    return X
+
+
+def read_quantized(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, str, dict]:
+    """``(codes, codebooks, kind, meta)`` of a ``quantize`` file; :class:`ArtifactError`
+    (naming the file and how to rebuild it) when it cannot be read."""
+    z = read_npz(path, ["codes", "codebooks", "meta"])
+    try:
+        meta = json.loads(str(z["meta"]))
+        return z["codes"], z["codebooks"], meta["kind"], meta
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(path, f"its meta record is unreadable ({type(e).__name__}: {e})") \
+            from None
+
+
 def read_csv(path: str | os.PathLike, **kwargs: Any):
     """A CSV table as a pandas DataFrame; :class:`ArtifactError` when it cannot be parsed."""
     import pandas as pd
@@ -401,76 +443,3 @@ def sha256_arrays(named_arrays: Iterator[tuple[str, np.ndarray]]) -> str:
         h.update(str(arr.shape).encode())
         h.update(arr.tobytes())
     return h.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    """Versions of the libraries that can change a result, for the provenance record."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for mod in ("latentgeom", "numpy", "scipy", "torch", "transformers", "faiss", "pandas",
-                "statsmodels", "datasets"):
-        m = sys.modules.get(mod)
-        if m is None:
-            continue
-        out[mod] = str(getattr(m, "__version__", "unknown"))
-    out.update(device_info())
-    return out
-
-
-def device_info() -> dict[str, str]:
-    """Which FAISS build (GPU symbols, GPUs it sees) and which devices this job could use.
-
-    Only modules already imported are asked, so a record never initialises CUDA by itself.
-    """
-    out = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "unset")}
-    if os.environ.get("LATENTGEOM_GPU_CLAIMED"):
-        out["gpu_claimed"] = os.environ["LATENTGEOM_GPU_CLAIMED"]
-    faiss = sys.modules.get("faiss")
-    if faiss is not None:
-        gpu_build = hasattr(faiss, "StandardGpuResources")
-        out["faiss_build"] = "gpu" if gpu_build else "cpu"
-        out["faiss_gpus"] = str(faiss.get_num_gpus() if gpu_build else 0)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        out["torch_cuda"] = str(torch.version.cuda)
-        if torch.cuda.is_initialized():
-            out["torch_device"] = torch.cuda.get_device_name()
-    return out
-
-
-def provenance(**config: Any) -> dict[str, Any]:
-    """A provenance block: the config values that produced an artifact and library versions."""
-    return {"config": config, "versions": versions()}
-
-
-@contextlib.contextmanager
-def log_to(path: str | os.PathLike | None) -> Iterator[None]:
-    """Send stdout and stderr (Python and C level, e.g. FAISS) to a log file inside the block.
-
-    Used by the Snakemake scripts so every rule's output lands in its ``log:`` file.
-    """
-    if not path:
-        yield
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with open(path, "w", buffering=1) as fh:
-        saved = os.dup(1), os.dup(2)
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        old = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = fh
-        try:
-            yield
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            raise
-        finally:
-            sys.stdout.flush()
-            sys.stdout, sys.stderr = old
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
