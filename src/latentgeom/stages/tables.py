@@ -85,7 +85,7 @@ def sensitivity_table_stage(*, measure_paths: list[str], models: list[str], out_
     ``<name>`` (paper's definitions) and ``authors:<name>`` for the eight measures."""
     import pandas as pd
 
-    from ..analysis import AUTHORS, QUANTIZED
+    from ..schema import QUANTIZED
 
     if len(measure_paths) != len(models):
         raise ValueError("sensitivity table: one model name per measures file expected")
