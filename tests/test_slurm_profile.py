@@ -110,7 +110,11 @@ def test_grouping_bundles_small_jobs(tmp_path):
     # report, nonstandard x 3, sample, glue_minibench
     for name, k in kinds.items():  # a group asks for what one member at a time needs
         assert k["max"].get("gpu", 0) <= 1 and k["max"].get("_cores", 1) <= 2, name
-    assert latent["max"]["gpu"] == 1 and latent["max"]["mem_mb"] == 16000
+    from latentgeom import budget, jobsize
+
+    cfg = budget.load_config([str(REPO / "config" / "config.yaml")])
+    sizes = [jobsize.embed_mem(cfg), jobsize.quantize_mem(cfg), jobsize.measures_mem(cfg)]
+    assert latent["max"]["gpu"] == 1 and latent["max"]["mem_mb"] == max(sizes)
     # without the config key no fine-tuning job is grouped
     off = _submissions(tmp_path, GROUPED.parent, gpu="auto")
     assert off["kinds"]["glue_finetune"]["submissions"] == 30

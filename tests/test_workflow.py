@@ -227,3 +227,42 @@ def test_every_rule_that_computes_has_a_benchmark():
     assert missing == []
     unknown = JOINS - {name for _, name, _ in blocks}
     assert unknown == set()  # the list of joins names real rules
+
+
+def _rules_defined() -> set[str]:
+    """Every rule the workflow files define, `use rule ... as NAME` included."""
+    names = set()
+    for f in [REPO / "Snakefile", *(REPO / "workflow/rules").glob("*.smk")]:
+        text = f.read_text()
+        names |= set(re.findall(r"^(?:local)?rule (\w+):", text, flags=re.M))
+        names |= set(re.findall(r"^use rule \w+ as (\w+)", text, flags=re.M))
+    return names
+
+
+def test_every_rule_logs_under_results_logs_rule(tmp_path):
+    """README: "Logs are in results/logs/<rule>/": every job of every rule, with each opt-in
+    experiment (workflow/rules/experiments.smk) and predict turned on, logs there."""
+    over = {"embed": {"layers": [3, -1]}, "measures": {"bootstrap": {"n": 4, "heavy": 1}},
+            "quantize": {"sensitivity": {"methods": ["pq"], "M": [2], "nbits": [4]}},
+            "glue": {"compare_engines": ["minilm_a0_s0"]},
+            "predict": {"models": {"other": {"source": "hub:org/model"}}}}
+    (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
+    p = smk("-n", "--directory", str(tmp_path / "run"), "--configfile",
+            str(REPO / "config/config.yaml"), str(tmp_path / "over.yaml"))
+    jobs: dict[str, int] = {}
+    logs: dict[str, list[str]] = {}
+    rule = None
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+            jobs[rule] = jobs.get(rule, 0) + 1
+        elif rule and line.startswith("    log: "):
+            logs.setdefault(rule, []).extend(line[len("    log: "):].split(", "))
+    assert set(jobs) == _rules_defined(), "a rule this test's config does not reach"
+    for name, n in jobs.items():
+        if name == "all":
+            continue
+        assert len(logs.get(name, [])) == n, f"{name}: {n} jobs, logs {logs.get(name)}"
+        wrong = [f for f in logs[name] if not f.startswith(f"results/logs/{name}/")]
+        assert not wrong, f"{name} logs outside results/logs/{name}/: {wrong[:3]}"

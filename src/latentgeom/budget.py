@@ -58,8 +58,7 @@ ASSUMED = {
 #: checks every job's memory and GPUs against Snakemake's dry run.
 FIXED = {
     "perturb": (4000, 1), "nonstandard": (8000, 1), "sample": (4000, 1),
-    "measures": (16000, 2), "measures_bootstrap": (16000, 2), "measures_sensitivity": (16000, 2),
-    "measures_layer": (16000, 2), "measures_table": (2000, 1), "sensitivity_table": (2000, 1),
+    "measures_table": (2000, 1), "sensitivity_table": (2000, 1),
     "layers_table": (2000, 1), "glue_minibench": (2000, 1), "glue_cache": (8000, 1),
     "glue_scores": (1000, 1), "glue_table": (2000, 1), "models_table": (2000, 1),
     "analyze": (2000, 1), "analyze_uncertainty": (2000, 1), "analyze_sensitivity": (2000, 1),
@@ -164,6 +163,9 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
         mem, thr = FIXED[rule]
         cost(rule).add(JOB_START_SECONDS + seconds, thr, 0, mem, n)
 
+    def measures(rule: str, seconds: float) -> None:  # every measures-like rule: 2 threads
+        cost(rule).add(JOB_START_SECONDS + seconds, 2, 0, jobsize.measures_mem(config))
+
     start = JOB_START_SECONDS
     disk = {"model manifests": 0.0, "model weights (non-standard; store_weights)": 0.0,
             "token matrices (embeddings.npy)": 0.0, "quantized codes + codebooks": 0.0,
@@ -192,15 +194,15 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
                                  g_quant, jobsize.quantize_mem(config))
             disk["quantized codes + codebooks"] += quantized_bytes(rows, d, spec)
         measures_s = rows * ASSUMED["measures_ms_per_row"] / 1000 * d / 384
-        fixed("measures", measures_s)
+        measures("measures", measures_s)
         disk["measures, GLUE metrics and train logs"] += 20e3
         boot = meas.get("bootstrap") or {}
         if int(boot.get("n", 0)):
             light = int(boot["n"]) * ASSUMED["bootstrap_light_fraction"]
-            fixed("measures_bootstrap", measures_s * (int(boot.get("heavy", 10)) + light))
+            measures("measures_bootstrap", measures_s * (int(boot.get("heavy", 10)) + light))
             disk["measures, GLUE metrics and train logs"] += int(boot["n"]) * 200.0
         for _ in sens:
-            fixed("measures_sensitivity", measures_s)
+            measures("measures_sensitivity", measures_s)
         if layers:
             cost("embed_layers").add(start + jobsize.embed_seconds(config), 2, g_embed,
                                      jobsize.embed_mem(config))
@@ -211,7 +213,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
                         start + jobsize.quantize_seconds(sizing, name, hidden=d), 2, g_quant,
                         jobsize.quantize_mem(config))
                     disk["quantized codes + codebooks"] += quantized_bytes(rows, d, spec)
-                fixed("measures_layer", measures_s)
+                measures("measures_layer", measures_s)
         share = share_request(g_glue, gpu_share(config, m), shards)
         for task in tasks:
             cost("glue_finetune").add(start + jobsize.finetune_seconds(config, task), 2,

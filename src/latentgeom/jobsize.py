@@ -131,3 +131,12 @@ def quantize_mem(config: dict[str, Any], attempt: int = 1) -> int:
     decoded blocks) + 1.5 GB for the process."""
     mb = 1500 + 4 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
     return math.ceil(mb * _scale(config, attempt))
+
+
+def measures_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    """Both definitions' measures of one matrix (``measures``, ``measures_layer``,
+    ``measures_sensitivity``, ``measures_bootstrap``): the latent matrix as float32, 2 copies
+    (the matrix, projection chunks and per-cell buffers: benchmarks/README.md measured the
+    matrix + 220-370 MB) + 1.5 GB for the process, the matrix taken 1,024 wide."""
+    mb = 1500 + 2 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
+    return math.ceil(mb * _scale(config, attempt))
