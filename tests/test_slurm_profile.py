@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import dry_run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
@@ -43,13 +44,9 @@ def _requests(tmp_path: Path, gpu) -> dict[str, set[str]]:
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     got: dict[str, set[str]] = {}
-    rule = None
-    for line in out.stdout.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line)
-        if m:
-            rule = m.group(1)
-        elif "resources:" in line and rule:
-            g = re.search(r"\bgpu=(\d+)", line)
+    for rule, fields in dry_run_jobs(out.stdout):
+        if "resources" in fields:
+            g = re.search(r"\bgpu=(\d+)", fields["resources"])
             got.setdefault(rule, set()).add(g.group(1) if g else "-")
     return got
 

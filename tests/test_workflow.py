@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import dry_run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -249,20 +250,10 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
     p = smk("-n", "--directory", str(tmp_path / "run"), "--configfile",
             str(REPO / "config/config.yaml"), str(tmp_path / "over.yaml"))
-    jobs: dict[str, int] = {}
-    logs: dict[str, list[str]] = {}
-    rule = None
-    for line in p.stdout.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line)
-        if m:
-            rule = m.group(1)
-            jobs[rule] = jobs.get(rule, 0) + 1
-        elif rule and line.startswith("    log: "):
-            logs.setdefault(rule, []).extend(line[len("    log: "):].split(", "))
-    assert set(jobs) == _rules_defined(), "a rule this test's config does not reach"
-    for name, n in jobs.items():
-        if name == "all":
+    jobs = dry_run_jobs(p.stdout)
+    assert {rule for rule, _ in jobs} == _rules_defined(), "a rule this config does not reach"
+    for rule, fields in jobs:
+        if rule == "all":
             continue
-        assert len(logs.get(name, [])) == n, f"{name}: {n} jobs, logs {logs.get(name)}"
-        wrong = [f for f in logs[name] if not f.startswith(f"results/logs/{name}/")]
-        assert not wrong, f"{name} logs outside results/logs/{name}/: {wrong[:3]}"
+        logs = fields.get("log", "").split(", ")
+        assert logs and all(f.startswith(f"results/logs/{rule}/") for f in logs), (rule, logs)
