@@ -43,6 +43,7 @@ include: "workflow/rules/latent.smk"
 include: "workflow/rules/glue.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:

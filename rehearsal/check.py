@@ -4,7 +4,8 @@
 
 Fails (exit 1, naming what is missing) unless the joined table holds every model the
 configuration asks for — the three architectures' perturbed models and every non-standard
-model — with a score for every GLUE task, a GLUE average and every measure, unless the
+model — with a score for every GLUE task, a GLUE average and every measure of every group
+(the spread and each quantizer, both definitions) finite for every model, unless the
 analysis tables, Figures 1-11 and their PDFs exist, and unless every model of
 ``glue.compare_engines`` was fine-tuned on every task by the other engine too, into the same
 ``metrics.json`` schema and ``train_log.csv`` columns as the configured engine's.
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from latentgeom.analysis import QUANTIZED, SPREAD
+from latentgeom.analysis import AUTHORS, QUANTIZED, SPREAD
 from latentgeom.pipeline import model_table
 from latentgeom.prefetch import read_configs
 
@@ -32,6 +33,13 @@ def schema(d: dict, prefix: str = "") -> set[str]:
         if isinstance(v, dict) and k not in ("hyperparameters", "versions"):
             out |= schema(v, prefix + k + ".")
     return out
+
+
+def measure_columns(config: dict) -> list[str]:
+    """Every measure column the joined table must hold: each measure of each group (the
+    spread, every quantizer), in both definitions (``authors:`` prefix for the authors')."""
+    groups = [("spread", SPREAD)] + [(q, QUANTIZED) for q in config["quantize"]["quantizers"]]
+    return [f"{pre}{g}.{n}" for pre in ("", AUTHORS) for g, names in groups for n in names]
 
 
 def engine_problems(config: dict, results: Path) -> list[str]:
@@ -86,17 +94,18 @@ def problems(config: dict) -> list[str]:
         out.append(f"non-standard models {ns}, expected {ns_want}")
     tasks = config["glue"]["tasks"]
     cols = [f"glue.{t}" for t in tasks] + ["glue_average"]
-    for q in ["spread"] + list(config["quantize"]["quantizers"]):
-        names = SPREAD if q == "spread" else QUANTIZED
-        cols += [c for c in df.columns for n in names if c.endswith(f"{q}.{n}")] or \
-            [f"{q}.<{'|'.join(names)}>"]
-    absent = [c for c in cols if c not in df.columns]
+    measures = measure_columns(config)
+    absent = [c for c in cols + measures if c not in df.columns]
     if absent:
         out.append(f"columns missing from {table}: {absent}")
     present = [c for c in cols if c in df.columns]
     empty = [c for c in present if not np.isfinite(pd.to_numeric(df[c], errors="coerce")).any()]
     if empty:
         out.append(f"columns without a single finite value: {empty}")
+    for c in (c for c in measures if c in df.columns):
+        bad = df.loc[~np.isfinite(pd.to_numeric(df[c], errors="coerce")), "model"].tolist()
+        if bad:
+            out.append(f"{c}: no finite value for model(s) {bad}")
     nan_glue = df.loc[df[[f"glue.{t}" for t in tasks if f"glue.{t}" in df]].isna().any(axis=1),
                       "model"].tolist()
     if nan_glue:

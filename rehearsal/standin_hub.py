@@ -1,130 +1,15 @@
 """Build a tiny, offline stand-in of every Hugging Face artifact ``config/paper.yaml`` names.
 
-Run ``python rehearsal/standin_hub.py --out DIR``; then, with
+    python rehearsal/standin_hub.py --out DIR
 
-    HF_HOME=DIR HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-
-the libraries' own, unchanged calls read the stand-in exactly where a real run would find a
-populated cache: ``AutoModel/AutoTokenizer/AutoConfig/AutoModelForSequenceClassification
-.from_pretrained("<hub id>")`` and ``datasets.load_dataset("<hub id>", "<config>")``. The three
-Sinha et al. fairseq checkpoints are plain files under ``DIR/sinha/``. Nothing is downloaded:
-text comes from ``gensim``'s test corpus (``lee_background.cor``, installed with the ``test``
-extra) and from word lists written here; weights are seeded random numbers. The build is
-deterministic: two builds give the same bytes (snapshot shas are hashes of the content).
-
-Every stand-in keeps the real artifact's *format and quirks* and only shrinks sizes (hidden 32
-or 48, 2 layers, vocabularies of a few hundred tokens). What is reproduced, and where it was
-read (2026-11-25, through the project's search tool; nothing below is copied):
-
-Layout (``huggingface_hub`` / ``datasets`` offline resolution)
-    * Models: ``$HF_HOME/hub/models--<org>--<name>/{blobs,refs/main,snapshots/<sha>/}``, the
-      snapshot files being relative symlinks into ``blobs/`` and ``refs/main`` holding the sha
-      without a newline, as ``hf_hub_download`` writes them (``shared/reference/HUB-OFFLINE.md``).
-    * Datasets: offline, ``datasets`` 5.2 (the version in ``.venv``) never reads the hub-cache
-      snapshot layout; ``load_dataset(id, config)`` falls back to
-      ``CachedDatasetModuleFactory`` -> ``packaged_modules/cache/cache.py::_find_hash_in_cache``,
-      which globs ``$HF_DATASETS_CACHE/<org>___<snake_case(name)>/<config>/<version>/<hash>/``
-      (``HF_DATASETS_CACHE`` defaults to ``$HF_HOME/datasets``), requires
-      ``dataset_info.json["config_name"] == <config>``, and reads the splits listed there from
-      ``<name>-<split>.arrow`` (Arrow IPC *stream* files, the features in the schema metadata).
-      Read in ``.venv/lib/python3.11/site-packages/datasets/{load.py,packaged_modules/cache}``.
-
-Models (``config.json`` contents from the published files; sizes shrunk)
-    * ``prajjwal1/bert-small``: repo = ``config.json`` (286 bytes, one line, **no
-      ``model_type`` and no ``architectures``**), ``pytorch_model.bin``, ``vocab.txt``; no
-      tokenizer_config, no safetensors (repo tree at c670d7a/0ec5f86, config at 15f0ef9a).
-      Transformers 5.x no longer guesses the model type from the repo name: **AutoConfig /
-      AutoModel / AutoTokenizer on this id fail** ("Should have a `model_type` key"), as they
-      would on the real repo; ``BertConfig``/``BertModel``/``BertTokenizer.from_pretrained``
-      work. Weights: ``BertForPreTraining`` keys (``bert.*``, ``cls.*``), ``weight``/``bias``.
-      Uncased WordPiece.
-    * ``bert-base-uncased``: ``architectures: [BertForMaskedLM]``, ``model_type: bert``;
-      ``tokenizer_config.json`` ``{"do_lower_case": true, "model_max_length": 512}``,
-      ``vocab.txt``, ``tokenizer.json``, ``model.safetensors`` and ``pytorch_model.bin``. Its
-      checkpoint keeps the 2018 TF-converted LayerNorm names ``LayerNorm.gamma``/``.beta`` and
-      has no ``cls.predictions.decoder.bias`` (transformers issue #11809); transformers renames
-      gamma/beta on load. Vocabulary starts ``[PAD]``, ``[unused0..]``, then
-      ``[UNK] [CLS] [SEP] [MASK]`` (ids not 0..3).
-    * ``bert-base-chinese``: ``BertForMaskedLM`` with the legacy pooler fields
-      (``directionality: bidi``, ``pooler_fc_size``, ``pooler_num_attention_heads``,
-      ``pooler_num_fc_layers``, ``pooler_size_per_head``, ``pooler_type``); **cased**
-      (``do_lower_case: false``) WordPiece whose vocabulary is mostly single CJK characters
-      (BertTokenizer splits CJK characters, ``tokenize_chinese_chars``). gamma/beta as
-      bert-base-uncased (same 2018 conversion; assumed, not re-read).
-    * ``dbmdz/bert-base-german-uncased``: uncased German WordPiece (umlauts kept),
-      ``tokenizer_config.json`` = ``{"do_lower_case": true, "max_len": 512, "init_inputs": []}``
-      (the legacy ``max_len`` key, read at 26dd62c); real vocabulary 31,102.
-    * The three BERT-base stand-ins share one hidden size (the project swaps input embeddings
-      between them); ``bert-base-uncased`` keeps ``BertConfig()``'s defaults except sizes.
-    * ``roberta-base``: ``config.json`` of 481 bytes with ``architectures:
-      [RobertaForMaskedLM]``, ``layer_norm_eps 1e-05``, ``max_position_embeddings 514``,
-      ``type_vocab_size 1``, ``pad 1 / bos 0 / eos 2``; files ``config.json dict.txt merges.txt
-      vocab.json tokenizer.json tokenizer_config.json model.safetensors pytorch_model.bin``
-      (tree a7bf058). Weights are masked-LM keys ``roberta.*`` + ``lm_head.*`` and **no
-      ``roberta.pooler.*``**, so ``AutoModel.from_pretrained`` initialises the pooler at random.
-      Byte-level BPE (``vocab.json`` + ``merges.txt`` with ``#version: 0.2``), ids
-      ``<s>=0 <pad>=1 </s>=2 <unk>=3``, ``madeupword000N`` fillers up to a multiple of 8,
-      ``<mask>`` last (as fairseq's dictionary gives 50,265 = 50,264 + 1).
-    * ``aajrami/bert-{mlm,fc,ascii,rand}-base``: ``config.json`` with ``architectures:
-      [RobertaModel]``, ``model_type: roberta``, ``vocab_size`` = roberta-base's,
-      ``transformers_version 4.19.0`` (read at bert-fc-base and bert-rand-base main); weights
-      are a ``RobertaModel`` state dict (no prefix, pooler included) in ``pytorch_model.bin``
-      (tag "PyTorch", no safetensors); tokenizer files ``vocab.json`` + ``merges.txt``
-      (commit "add tokenizer") + ``tokenizer_config.json``, the RoBERTa BPE (the project uses
-      roberta-base's tokenizer for them, NOTES.md). The exact tokenizer_config content was not
-      readable; ours names the RoBERTa tokenizer.
-
-Datasets
-    * ``nyu-mll/glue`` (parquet repo, README at bcdcba7): configs cola, sst2, mrpc, qqp, stsb,
-      mnli, qnli, rte, wnli with the real columns (cola/sst2 ``sentence``; mrpc/stsb/rte/wnli
-      ``sentence1, sentence2``; qqp ``question1, question2``; mnli ``premise, hypothesis``; qnli
-      ``question, sentence``; then ``label``, ``idx`` int32), ClassLabel names as in the README
-      (cola unacceptable/acceptable; sst2 negative/positive; mrpc not_equivalent/equivalent; qqp
-      not_duplicate/duplicate; mnli entailment/neutral/contradiction; qnli and rte
-      entailment/not_entailment; **wnli not_entailment/entailment**), stsb label ``float32``,
-      test labels -1, mnli splits train, validation_matched, validation_mismatched,
-      test_matched, test_mismatched. SST-2 sentences are lower-case with a trailing space, as in
-      the real data.
-    * PTB: ``ptb-text-only/ptb_text_only`` is still a *script* dataset (``ptb_text_only.py`` on
-      main; microsoft/Olive PR #1958: "datasets>=4.0.0 doesn't support that anymore"), so
-      ``load_dataset("ptb_text_only")`` raises "Dataset scripts are no longer supported" on the
-      installed datasets 5.2. Its parquet export lives at revision ``refs/convert/parquet``
-      (``penn_treebank/{train,validation,test}/0000.parquet``, parquet-converter commit
-      6003d54). That branch has no README, so datasets 5.2 infers one config, ``default``
-      (checked by loading a local folder of the same layout: asking for ``penn_treebank``
-      raises "BuilderConfig 'penn_treebank' not found. Available: ['default']"); the
-      ``HubDatasetModuleFactoryWithParquetExport`` that once named configs after the script's
-      is defined but no longer used in 5.2. The stand-in is laid as
-      ``ptb-text-only___ptb_text_only/default/0.0.0/<hash>/`` so that
-      ``load_dataset("ptb-text-only/ptb_text_only", revision="refs/convert/parquet")`` (and the
-      same without ``revision``) works offline. Column ``sentence`` (string); text is
-      lower-case, numbers are ``N``, rare words ``<unk>``, no punctuation but ``'s``/``n't``
-      tokens and ``$``/``&`` (tensorflow-datasets catalogue of ptb_text_only; README at
-      d29c6b6: config ``penn_treebank``, 42,068 / 3,370 / 3,761 rows).
-    * WikiText-2: ``Salesforce/wikitext`` (parquet; the short id ``wikitext`` is a redirect on
-      the hub, and offline the cache is keyed by the id the call uses), configs
-      ``wikitext-2-raw-v1`` and ``wikitext-2-v1`` (non-raw, with ``<unk>``), column ``text``,
-      splits train/validation/test (36.7k / 3.76k / 4.36k rows; dataset viewer). Rows are
-      lines: ``""`` between paragraphs, headings `` = Title = \\n`` /
-      `` = = Section = = \\n``, paragraphs starting with a space and ending with ``\\n``,
-      tokens separated by spaces, ``@-@`` ``@,@`` ``@.@`` inside hyphenated words and numbers.
-      The stand-in's paragraphs are 1-3 sentences (real ones are often longer) so that the
-      sampler's 4-49 token window finds lines.
-
-Sinha et al. fairseq checkpoints (``DIR/sinha/roberta.base.{orig,shuffle.n1,shuffle.corpus}``)
-    ``model.pt`` as ``fairseq/checkpoint_utils.py::save_state`` writes it: a dict with ``cfg``
-    (an ``omegaconf.DictConfig`` of the hydra config groups, so ``torch.load(...,
-    weights_only=False)`` needs ``omegaconf`` importable), ``args: None``, ``model``,
-    ``optimizer_history`` (criterion/optimizer names, ``lr_scheduler_state``,
-    ``num_updates``), ``extra_state`` (``train_iterator``, ``val_loss``, ``best``) and
-    ``last_optimizer_state``. Model keys are fairseq's RoBERTa names (``RobertaEncoder`` over a
-    ``TransformerEncoder``): ``encoder.sentence_encoder.{embed_tokens, embed_positions,
-    layernorm_embedding, version}``, ``...layers.N.self_attn.{k,v,q,out}_proj``,
-    ``self_attn_layer_norm``, ``fc1``, ``fc2``, ``final_layer_norm`` and
-    ``encoder.lm_head.{dense, layer_norm, weight, bias}``; learned positions with
-    ``padding_idx = 1`` (positions start at 2), post-LayerNorm layers. ``dict.txt`` lines are
-    ``<symbol> <count>``; the four specials and ``<mask>`` are not in the file. Sizes equal the
-    roberta-base stand-in's, because the project converts them with roberta-base's config.
+then, with ``HF_HOME=DIR HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1``, the
+libraries' own, unchanged ``from_pretrained("<hub id>")`` and ``load_dataset("<hub id>",
+"<config>")`` calls read it where a real run finds a populated cache; the three Sinha et al.
+fairseq checkpoints are plain files under ``DIR/sinha/``. Nothing is downloaded; the build is
+deterministic (two builds give the same bytes). Each stand-in keeps the real artifact's format
+and quirks and only shrinks sizes: rehearsal/README.md lists what is reproduced and where it
+was read. The models are one table, :data:`REPOS`; the text and datasets are in
+``standin_text.py``.
 """
 
 from __future__ import annotations
@@ -137,42 +22,33 @@ import os
 import re
 import shutil
 import sys
-from collections import Counter, OrderedDict
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-SEED = 20261125
+from standin_text import (
+    GLUE,
+    PTB_CONFIG,
+    PTB_ID,
+    SEED,
+    WIKITEXT_CONFIGS,
+    WIKITEXT_ID,
+    _corpus_text,
+    _sentences,
+    _vocabularies,
+    build_corpora,
+    build_glue,
+)
 
 # Sizes of the stand-ins. BERT-base family shares one hidden size (embedding swaps).
 BERT_BASE = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
 BERT_SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 ROBERTA = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
 
-MODEL_IDS = ("prajjwal1/bert-small", "bert-base-uncased", "roberta-base", "bert-base-chinese",
-             "dbmdz/bert-base-german-uncased", "aajrami/bert-mlm-base", "aajrami/bert-fc-base",
-             "aajrami/bert-ascii-base", "aajrami/bert-rand-base")
 SINHA = ("roberta.base.orig", "roberta.base.shuffle.n1", "roberta.base.shuffle.corpus")
+__all__ = ["GLUE", "MODEL_IDS", "REPOS", "SINHA", "build", "main", "offline_env"]
 
-GLUE = {  # config: (text columns, label names or None for float, splits)
-    "cola": (("sentence",), ["unacceptable", "acceptable"]),
-    "sst2": (("sentence",), ["negative", "positive"]),
-    "mrpc": (("sentence1", "sentence2"), ["not_equivalent", "equivalent"]),
-    "qqp": (("question1", "question2"), ["not_duplicate", "duplicate"]),
-    "stsb": (("sentence1", "sentence2"), None),
-    "mnli": (("premise", "hypothesis"), ["entailment", "neutral", "contradiction"]),
-    "qnli": (("question", "sentence"), ["entailment", "not_entailment"]),
-    "rte": (("sentence1", "sentence2"), ["entailment", "not_entailment"]),
-    "wnli": (("sentence1", "sentence2"), ["not_entailment", "entailment"]),
-}
-GLUE_SPLITS = {"mnli": ("train", "validation_matched", "validation_mismatched", "test_matched",
-                        "test_mismatched")}
-SPLIT_ROWS = {"train": 96, "validation": 40, "test": 40}
-
-PTB_ID = "ptb-text-only/ptb_text_only"
-PTB_CONFIG = "default"          # what datasets infers for revision refs/convert/parquet
-WIKITEXT_ID = "Salesforce/wikitext"
-WIKITEXT_CONFIGS = ("wikitext-2-raw-v1", "wikitext-2-v1")
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -181,125 +57,6 @@ def offline_env(out: str | os.PathLike) -> dict[str, str]:
     """The environment variables that point the libraries at a stand-in built into ``out``."""
     return {"HF_HOME": str(Path(out).resolve()), **OFFLINE_ENV}
 
-
-# ----------------------------------------------------------------------------- text
-def _corpus_text() -> str:
-    import gensim
-
-    path = Path(gensim.__file__).parent / "test" / "test_data" / "lee_background.cor"
-    if not path.is_file():
-        raise FileNotFoundError(f"stand-in hub: {path} not found (pip install gensim)")
-    return path.read_text(encoding="utf-8", errors="replace")
-
-
-def _sentences(text: str) -> list[str]:
-    out = []
-    for para in text.splitlines():
-        for s in re.split(r"(?<=[.!?])\s+", para.strip()):
-            s = s.strip()
-            if 5 <= len(s.split()) <= 40:
-                out.append(s)
-    return out
-
-
-def _words(s: str) -> list[str]:
-    return re.findall(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*|[^\sA-Za-z\d]", s)
-
-
-GERMAN = ("der die das und ist nicht ein eine mit von zu auf für über unter straße größe "
-          "mädchen junge haus stadt land zeit jahr tag nacht wasser feuer wind regen schön "
-          "gut schlecht groß klein neu alt heute morgen gestern immer nie oft bald hier dort "
-          "arbeit schule kinder frau mann welt leben liebe frage antwort regierung bericht "
-          "zeitung wirtschaft politik brücke bäume vögel fluss berg wald öffentlich müssen "
-          "können würde hätte gegenüber zwischen während wegen trotz ohne gegen durch").split()
-CJK = ("的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于着下自"
-       "之年过发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小部其些"
-       "主样理心她本前开但因只从想实日军者意无力它与长把机十民第公此已工使情明性知全三又关点正"
-       "业外将两高间由问很最重并物手应战向头文体政美相见被利什二等产或新己制身果加西斯月话合回"
-       "特代内信表化老给世位次度门任常先海通教儿原东声提立及比员解水名真论处走义各入几口认条平"
-       "系气题活尔更别打女变四神总何电数安少报才结反受目太量再感建务做接必场件计管期市直德资命")
-
-
-# ----------------------------------------------------------------------------- tokenizers
-def _wordpiece_vocab(words: list[str], n_words: int, *, head: list[str], chars: str) -> list[str]:
-    """A WordPiece vocabulary: ``head`` tokens, every character (bare and ``##``), and the most
-    frequent words (ties broken alphabetically), so every word can be segmented."""
-    vocab = list(head)
-    seen = set(vocab)
-    for c in chars:
-        for t in (c, "##" + c):
-            if t not in seen:
-                vocab.append(t)
-                seen.add(t)
-    counts = Counter(words)
-    for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        if len(vocab) >= n_words + len(head) + 2 * len(chars):
-            break
-        if w not in seen and len(w) > 1:
-            vocab.append(w)
-            seen.add(w)
-    return vocab
-
-
-def _bert_tokenizer_json(vocab: list[str], lowercase: bool) -> str:
-    from tokenizers import (
-        AddedToken,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
-
-    ids = {t: i for i, t in enumerate(vocab)}
-    tok = Tokenizer(models.WordPiece(vocab=ids, unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                strip_accents=None, lowercase=lowercase)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])])
-    tok.decoder = decoders.WordPiece(prefix="##")
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
-                            for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")])
-    return tok.to_str(pretty=True)
-
-
-def _byte_level_bpe(texts: list[str], n_merges: int):
-    """Train a small byte-level BPE; returns (vocab list in id order, merges, counts)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=256 + n_merges, min_frequency=2, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  special_tokens=[])
-    tok.train_from_iterator(texts, trainer=trainer)
-    model = json.loads(tok.to_str())["model"]
-    bpe_vocab = sorted(model["vocab"].items(), key=lambda kv: kv[1])
-    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
-    # token frequencies for dict.txt (count of each token in the encoded corpus)
-    counts: Counter = Counter()
-    for enc in tok.encode_batch(texts):
-        counts.update(enc.tokens)
-    return [t for t, _ in bpe_vocab], merges, counts
-
-
-def _roberta_tokenizer_json(vocab: dict[str, int], merges: list[str]) -> str:
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
-
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m.split(" ")) for m in merges],
-                               continuing_subword_prefix="", end_of_word_suffix="",
-                               fuse_unk=False))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True)
-    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0),
-                                                      trim_offsets=True, add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens([AddedToken("<s>", special=True), AddedToken("<pad>", special=True),
-                            AddedToken("</s>", special=True), AddedToken("<unk>", special=True),
-                            AddedToken("<mask>", special=True, lstrip=True)])
-    return tok.to_str(pretty=True)
 
 
 # ----------------------------------------------------------------------------- files
@@ -386,154 +143,120 @@ def _roberta_config(vocab_size: int, **extra) -> dict:
     return cfg
 
 
+
 # ----------------------------------------------------------------------------- models
-def build_models(hub: Path, sentences: list[str]) -> dict[str, dict]:
+@dataclass(frozen=True)
+class RepoSpec:
+    """One model repository (rehearsal/README.md: what it keeps of the real one)."""
+
+    repo_id: str
+    family: str              # config.json's fields: bert-small | bert-base | roberta
+    tokenizer: str           # its vocabulary and tokenizer files: en | zh | de | bpe
+    weights: str             # bert (BertForPreTraining keys) | roberta-mlm | roberta (no prefix)
+    seed: int                # its weights are drawn with seed SEED + seed
+    files: tuple[str, ...]   # the repository's files besides config.json, as its tree lists them
+    config: dict = field(default_factory=dict)  # config.json's fields beyond the family's
+    tokenizer_config: dict | None = None        # tokenizer_config.json, in this key order
+    legacy_names: bool = False  # the 2018 TF conversion: LayerNorm gamma/beta, no decoder bias
+
+
+_BIN, _ST = "pytorch_model.bin", "model.safetensors"
+_BERT_FILES = (_BIN, _ST, "vocab.txt", "tokenizer.json", "tokenizer_config.json")
+_AAJRAMI = {"classifier_dropout": None, "gradient_checkpointing": False,
+            "position_embedding_type": "absolute", "torch_dtype": "float32",
+            "transformers_version": "4.19.0", "use_cache": True}
+
+#: Every model repository of the stand-in hub.
+REPOS = (
+    RepoSpec("prajjwal1/bert-small", "bert-small", "en", "bert", 1, (_BIN, "vocab.txt")),
+    RepoSpec("bert-base-uncased", "bert-base", "en", "bert", 2, _BERT_FILES,
+             config={"gradient_checkpointing": False, "position_embedding_type": "absolute",
+                     "transformers_version": "4.6.0.dev0", "use_cache": True},
+             tokenizer_config={"do_lower_case": True, "model_max_length": 512},
+             legacy_names=True),
+    RepoSpec("bert-base-chinese", "bert-base", "zh", "bert", 3, _BERT_FILES,
+             config={"directionality": "bidi", "pooler_fc_size": BERT_BASE["hidden_size"],
+                     "pooler_num_attention_heads": BERT_BASE["num_attention_heads"],
+                     "pooler_num_fc_layers": 3, "pooler_size_per_head": 128,
+                     "pooler_type": "first_token_transform"},
+             tokenizer_config={"do_lower_case": False, "model_max_length": 512},
+             legacy_names=True),
+    RepoSpec("dbmdz/bert-base-german-uncased", "bert-base", "de", "bert", 4,
+             (_BIN, _ST, "vocab.txt", "tokenizer_config.json"),
+             tokenizer_config={"do_lower_case": True, "max_len": 512, "init_inputs": []}),
+    RepoSpec("roberta-base", "roberta", "bpe", "roberta-mlm", 5,
+             (_BIN, _ST, "vocab.json", "merges.txt", "tokenizer.json", "dict.txt",
+              "tokenizer_config.json"), tokenizer_config={"model_max_length": 512}),
+    *(RepoSpec(f"aajrami/bert-{name}-base", "roberta", "bpe", "roberta", 10 + j,
+               (_BIN, "vocab.json", "merges.txt", "tokenizer_config.json"),
+               config={"architectures": ["RobertaModel"], "_name_or_path": f"bert-{name}-base",
+                       **_AAJRAMI},
+               tokenizer_config={"model_max_length": 512, "tokenizer_class": "RobertaTokenizer"})
+      for j, name in enumerate(("mlm", "fc", "ascii", "rand"))),
+)
+MODEL_IDS = tuple(spec.repo_id for spec in REPOS)
+
+
+def _family_config(family: str, vocab_size: int) -> dict:
+    if family == "bert-small":  # as published: no model_type, no architectures
+        return {"hidden_size": BERT_SMALL["hidden_size"], "hidden_act": "gelu",
+                "initializer_range": 0.02, "vocab_size": vocab_size, "hidden_dropout_prob": 0.1,
+                "num_attention_heads": BERT_SMALL["num_attention_heads"], "type_vocab_size": 2,
+                "max_position_embeddings": 512,
+                "num_hidden_layers": BERT_SMALL["num_hidden_layers"],
+                "intermediate_size": BERT_SMALL["intermediate_size"],
+                "attention_probs_dropout_prob": 0.1}
+    if family == "bert-base":
+        return {"architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1,
+                "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "initializer_range": 0.02,
+                "layer_norm_eps": 1e-12, "max_position_embeddings": 512, "model_type": "bert",
+                "pad_token_id": 0, "type_vocab_size": 2, **BERT_BASE, "vocab_size": vocab_size}
+    return _roberta_config(vocab_size)
+
+
+def _weights(spec: RepoSpec, cfg: dict) -> OrderedDict:
+    """The seeded state dict of one repository, under the real checkpoint's key names."""
+    if spec.weights == "bert":
+        return _bert_pretraining_state(_cfg_kwargs(cfg), SEED + spec.seed,
+                                       gamma_beta=spec.legacy_names,
+                                       drop_decoder_bias=spec.legacy_names)
     from transformers import RobertaConfig, RobertaForMaskedLM, RobertaModel
 
+    _seeded(SEED + spec.seed)
+    cls = RobertaForMaskedLM if spec.weights == "roberta-mlm" else RobertaModel
+    model = cls(RobertaConfig(**_cfg_kwargs(cfg))).eval()
+    state = OrderedDict((k, v.detach().clone()) for k, v in model.state_dict().items())
+    if spec.weights == "roberta-mlm":
+        assert not any(".pooler." in k for k in state), "roberta-base must ship without a pooler"
+    return state
+
+
+def build_models(hub: Path, sentences: list[str]) -> dict[str, dict]:
+    """Every repository of :data:`REPOS` into ``hub``: ``{repo id: {sha, vocab_size}}``, and
+    ``_roberta``: roberta-base's config and ``dict.txt``, which the Sinha checkpoints share."""
+    kits = _vocabularies(sentences)
     info: dict[str, dict] = {}
-    words_lower = [w.lower() for s in sentences for w in _words(s) if w.isalpha()]
-    ascii_chars = "".join(sorted(set("abcdefghijklmnopqrstuvwxyz0123456789.,;:!?'\"()-$%&/")))
-
-    # English uncased WordPiece (bert-base-uncased, prajjwal1/bert-small: same vocabulary file,
-    # as both use Google's uncased vocab.txt)
-    head = ["[PAD]"] + [f"[unused{i}]" for i in range(5)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    en_vocab = _wordpiece_vocab(words_lower, 300, head=head, chars=ascii_chars)
-    en_vocab_txt = "\n".join(en_vocab) + "\n"
-
-    # --- prajjwal1/bert-small
-    repo = Repo("prajjwal1/bert-small")
-    small_cfg = {"hidden_size": BERT_SMALL["hidden_size"], "hidden_act": "gelu",
-                 "initializer_range": 0.02, "vocab_size": len(en_vocab),
-                 "hidden_dropout_prob": 0.1,
-                 "num_attention_heads": BERT_SMALL["num_attention_heads"], "type_vocab_size": 2,
-                 "max_position_embeddings": 512,
-                 "num_hidden_layers": BERT_SMALL["num_hidden_layers"],
-                 "intermediate_size": BERT_SMALL["intermediate_size"],
-                 "attention_probs_dropout_prob": 0.1}
-    repo.add("config.json", json.dumps(small_cfg))  # one line, no model_type: as published
-    state = _bert_pretraining_state({k: v for k, v in small_cfg.items()}, SEED + 1,
-                                    gamma_beta=False, drop_decoder_bias=False)
-    repo.add("pytorch_model.bin", _torch_bytes(state))
-    repo.add("vocab.txt", en_vocab_txt)
-    info[repo.repo_id] = {"sha": repo.commit(hub), "vocab_size": len(en_vocab)}
-
-    # --- BERT-base family
-    bert_base_common = {"architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1,
-                        "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-                        "initializer_range": 0.02, "layer_norm_eps": 1e-12,
-                        "max_position_embeddings": 512, "model_type": "bert", "pad_token_id": 0,
-                        "type_vocab_size": 2, **BERT_BASE}
-
-    repo = Repo("bert-base-uncased")
-    cfg = {**bert_base_common, "gradient_checkpointing": False,
-           "position_embedding_type": "absolute", "transformers_version": "4.6.0.dev0",
-           "use_cache": True, "vocab_size": len(en_vocab)}
-    repo.add_json("config.json", cfg)
-    state = _bert_pretraining_state(_cfg_kwargs(cfg), SEED + 2, gamma_beta=True,
-                                    drop_decoder_bias=True)
-    repo.add("pytorch_model.bin", _torch_bytes(state))
-    repo.add("model.safetensors", _safetensors_bytes(state))
-    repo.add("vocab.txt", en_vocab_txt)
-    repo.add("tokenizer.json", _bert_tokenizer_json(en_vocab, lowercase=True))
-    repo.add_json("tokenizer_config.json", {"do_lower_case": True, "model_max_length": 512},
-                  indent=None, sort_keys=False)
-    info[repo.repo_id] = {"sha": repo.commit(hub), "vocab_size": len(en_vocab)}
-
-    repo = Repo("bert-base-chinese")
-    zh_head = (["[PAD]"] + [f"[unused{i}]" for i in range(1, 6)]
-               + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "<S>", "<T>"])
-    zh_vocab = _wordpiece_vocab(words_lower, 60, head=zh_head, chars=ascii_chars + CJK)
-    cfg = {**bert_base_common, "directionality": "bidi", "pooler_fc_size": BERT_BASE["hidden_size"],
-           "pooler_num_attention_heads": BERT_BASE["num_attention_heads"],
-           "pooler_num_fc_layers": 3, "pooler_size_per_head": 128,
-           "pooler_type": "first_token_transform", "vocab_size": len(zh_vocab)}
-    repo.add_json("config.json", cfg)
-    state = _bert_pretraining_state(_cfg_kwargs(cfg), SEED + 3, gamma_beta=True,
-                                    drop_decoder_bias=True)
-    repo.add("pytorch_model.bin", _torch_bytes(state))
-    repo.add("model.safetensors", _safetensors_bytes(state))
-    repo.add("vocab.txt", "\n".join(zh_vocab) + "\n")
-    repo.add("tokenizer.json", _bert_tokenizer_json(zh_vocab, lowercase=False))
-    repo.add_json("tokenizer_config.json", {"do_lower_case": False, "model_max_length": 512},
-                  indent=None, sort_keys=False)
-    info[repo.repo_id] = {"sha": repo.commit(hub), "vocab_size": len(zh_vocab)}
-
-    repo = Repo("dbmdz/bert-base-german-uncased")
-    de_vocab = _wordpiece_vocab(GERMAN * 3, 200, head=head,
-                                chars=ascii_chars + "äöüß")
-    cfg = {**bert_base_common, "vocab_size": len(de_vocab)}
-    repo.add_json("config.json", cfg)
-    state = _bert_pretraining_state(_cfg_kwargs(cfg), SEED + 4, gamma_beta=False,
-                                    drop_decoder_bias=False)
-    repo.add("pytorch_model.bin", _torch_bytes(state))
-    repo.add("model.safetensors", _safetensors_bytes(state))
-    repo.add("vocab.txt", "\n".join(de_vocab) + "\n")
-    repo.add_json("tokenizer_config.json", {"do_lower_case": True, "max_len": 512,
-                                            "init_inputs": []}, indent=None, sort_keys=False)
-    info[repo.repo_id] = {"sha": repo.commit(hub), "vocab_size": len(de_vocab)}
-
-    # --- RoBERTa byte-level BPE
-    bpe_tokens, merges, counts = _byte_level_bpe(sentences, 500)
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
-    for t in bpe_tokens:
-        vocab.setdefault(t, len(vocab))
-    k = 0
-    while len(vocab) % 8:
-        vocab[f"madeupword{k:04d}"] = len(vocab)
-        k += 1
-    vocab["<mask>"] = len(vocab)
-    rb_vocab_size = len(vocab)
-    vocab_json = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
-    merges_txt = "#version: 0.2\n" + "\n".join(merges) + "\n"
-    tokenizer_json = _roberta_tokenizer_json(vocab, merges)
-    # fairseq dict.txt: one "<symbol> <count>" line per id from 4 to <mask> (exclusive), the
-    # symbol being the GPT-2 BPE id (here the token's rank in the raw BPE vocabulary)
-    raw_rank = {t: i for i, t in enumerate(bpe_tokens)}
-    dict_lines = []
-    for t, i in sorted(vocab.items(), key=lambda kv: kv[1]):
-        if i < 4 or t == "<mask>":
-            continue
-        if t.startswith("madeupword"):
-            dict_lines.append(f"{t} 0")
+    for spec in REPOS:
+        kit = kits[spec.tokenizer]
+        cfg = {**_family_config(spec.family, kit["size"]), **spec.config}
+        repo = Repo(spec.repo_id)
+        if spec.family == "bert-small":
+            repo.add("config.json", json.dumps(cfg))  # one line, as published
         else:
-            dict_lines.append(f"{raw_rank[t]} {max(counts.get(t, 0), 1)}")
-    dict_txt = "\n".join(dict_lines) + "\n"
-
-    repo = Repo("roberta-base")
-    rcfg = _roberta_config(rb_vocab_size)
-    repo.add_json("config.json", rcfg)
-    _seeded(SEED + 5)
-    mlm = RobertaForMaskedLM(RobertaConfig(**_cfg_kwargs(rcfg))).eval()
-    state = OrderedDict((k, v.detach().clone()) for k, v in mlm.state_dict().items())
-    assert not any(".pooler." in k for k in state), "roberta-base must ship without a pooler"
-    repo.add("pytorch_model.bin", _torch_bytes(state))
-    repo.add("model.safetensors", _safetensors_bytes(state))
-    repo.add("vocab.json", vocab_json)
-    repo.add("merges.txt", merges_txt)
-    repo.add("tokenizer.json", tokenizer_json)
-    repo.add("dict.txt", dict_txt)
-    repo.add_json("tokenizer_config.json", {"model_max_length": 512}, indent=None)
-    info[repo.repo_id] = {"sha": repo.commit(hub), "vocab_size": rb_vocab_size}
-
-    for j, name in enumerate(("mlm", "fc", "ascii", "rand")):
-        repo = Repo(f"aajrami/bert-{name}-base")
-        acfg = _roberta_config(rb_vocab_size, architectures=["RobertaModel"],
-                               _name_or_path=f"bert-{name}-base", classifier_dropout=None,
-                               gradient_checkpointing=False,
-                               position_embedding_type="absolute", torch_dtype="float32",
-                               transformers_version="4.19.0", use_cache=True)
-        repo.add_json("config.json", acfg)
-        _seeded(SEED + 10 + j)
-        m = RobertaModel(RobertaConfig(**_cfg_kwargs(acfg))).eval()
-        state = OrderedDict((k, v.detach().clone()) for k, v in m.state_dict().items())
-        repo.add("pytorch_model.bin", _torch_bytes(state))
-        repo.add("vocab.json", vocab_json)
-        repo.add("merges.txt", merges_txt)
-        repo.add_json("tokenizer_config.json", {"tokenizer_class": "RobertaTokenizer",
-                                                "model_max_length": 512}, indent=None)
-        info[repo.repo_id] = {"sha": repo.commit(hub), "vocab_size": rb_vocab_size}
-
-    info["_roberta"] = {"config": rcfg, "dict_txt": dict_txt}
+            repo.add_json("config.json", cfg)
+        state = _weights(spec, cfg)
+        for name in spec.files:
+            if name == _BIN:
+                repo.add(name, _torch_bytes(state))
+            elif name == _ST:
+                repo.add(name, _safetensors_bytes(state))
+            elif name == "tokenizer_config.json":
+                repo.add_json(name, spec.tokenizer_config, indent=None, sort_keys=False)
+            else:
+                repo.add(name, kit[name])
+        info[spec.repo_id] = {"sha": repo.commit(hub), "vocab_size": kit["size"]}
+        if spec.repo_id == "roberta-base":
+            info["_roberta"] = {"config": cfg, "dict_txt": kit["dict.txt"]}
     return info
 
 
@@ -660,156 +383,6 @@ def build_sinha(out: Path, rcfg: dict, dict_txt: str) -> dict[str, str]:
         paths[name] = str(folder / "model.pt")
     return paths
 
-
-# ----------------------------------------------------------------------------- datasets
-def _write_dataset(root: Path, repo_id: str, config: str, splits: dict[str, dict], features,
-                   builder_name: str = "parquet") -> Path:
-    import datasets
-    from datasets.arrow_writer import ArrowWriter
-
-    org_name = repo_id.split("/")
-    name = org_name[-1]
-    from datasets.naming import camelcase_to_snakecase
-
-    rel = "___".join(org_name[:-1] + [camelcase_to_snakecase(name)])
-    h = hashlib.sha1(json.dumps([repo_id, config, splits], sort_keys=True,
-                                ensure_ascii=False).encode()).hexdigest()
-    folder = root / rel / config / "0.0.0" / h
-    folder.mkdir(parents=True, exist_ok=True)
-    split_dict = datasets.SplitDict(dataset_name=name)
-    for split, columns in splits.items():
-        with ArrowWriter(features=features, path=str(folder / f"{name}-{split}.arrow")) as w:
-            w.write_batch(columns)
-            n, nbytes = w.finalize()
-        split_dict.add(datasets.SplitInfo(name=split, num_bytes=nbytes, num_examples=n,
-                                          dataset_name=name))
-    info = datasets.DatasetInfo(features=features, builder_name=builder_name,
-                                dataset_name=name, config_name=config, version="0.0.0",
-                                splits=split_dict)
-    info.dataset_size = sum(s.num_bytes for s in split_dict.values())
-    info.size_in_bytes = info.dataset_size
-    with open(folder / "dataset_info.json", "wb") as f:
-        info._dump_info(f, pretty_print=True)
-    return folder
-
-
-def build_glue(root: Path, sentences: list[str]) -> list[str]:
-    import datasets
-
-    built = []
-    for ci, (config, (cols, names)) in enumerate(GLUE.items()):
-        rng = np.random.default_rng(SEED + 1000 + ci)
-        label_feature = (datasets.Value("float32") if names is None
-                         else datasets.ClassLabel(names=names))
-        feats = datasets.Features({**{c: datasets.Value("string") for c in cols},
-                                   "label": label_feature, "idx": datasets.Value("int32")})
-        splits = {}
-        for split in GLUE_SPLITS.get(config, ("train", "validation", "test")):
-            n = SPLIT_ROWS[split.split("_")[0]]
-            picks = rng.integers(0, len(sentences), size=(n, len(cols)))
-            columns = {c: [_glue_text(config, c, sentences[i]) for i in picks[:, j]]
-                       for j, c in enumerate(cols)}
-            first = columns[cols[0]]
-            if split.startswith("test"):
-                labels = [-1.0 if names is None else -1] * n
-            elif names is None:
-                labels = [float(np.float32(round(min(5.0, len(t.split()) / 6.0), 3)))
-                          for t in first]
-            else:  # a learnable rule: label from the first text's length class
-                labels = [int(len(t.split()) * 7 // 11) % len(names) for t in first]
-            columns["label"] = labels
-            columns["idx"] = list(range(n))
-            splits[split] = columns
-        _write_dataset(root, "nyu-mll/glue", config, splits, feats)
-        built.append(config)
-    return built
-
-
-def _glue_text(config: str, column: str, s: str) -> str:
-    if config == "sst2":  # lower-case, tokenised, trailing space (as the real SST-2 rows)
-        return " ".join(w.lower() for w in _words(s)) + " "
-    if column.startswith("question"):
-        return s.rstrip(".!") + "?"
-    return s
-
-
-def _ptb_line(s: str, rare: set[str]) -> str:
-    toks = []
-    for w in _words(s):
-        lw = w.lower()
-        if re.fullmatch(r"\d+(?:[.,:]\d+)*", lw):
-            toks.append("N")
-        elif lw in ("$", "&"):
-            toks.append(lw)
-        elif re.fullmatch(r"[a-z]+(?:'[a-z]+)?", lw):
-            if lw.endswith("'s"):
-                toks.extend([lw[:-2], "'s"] if lw[:-2] not in rare else ["<unk>", "'s"])
-            elif lw.endswith("n't"):
-                toks.extend([lw[:-3], "n't"])
-            else:
-                toks.append("<unk>" if lw in rare else lw)
-    return " ".join(toks)
-
-
-def _wikitext_tokens(s: str) -> str:
-    s = re.sub(r"(\w)-(\w)", r"\1 @-@ \2", s)
-    s = re.sub(r"(\d),(\d)", r"\1 @,@ \2", s)
-    s = re.sub(r"(\d)\.(\d)", r"\1 @.@ \2", s)
-    s = re.sub(r"(?<!@)([,;:!?()\"])(?!@)", r" \1 ", s)
-    s = re.sub(r"\.(\s|$)", r" .\1", s)
-    s = re.sub(r"'s\b", " 's", s)
-    return " ".join(s.split())
-
-
-def build_corpora(root: Path, sentences: list[str]) -> dict[str, list[str]]:
-    import datasets
-
-    counts = Counter(w.lower() for s in sentences for w in _words(s))
-    rare = {w for w, c in counts.items() if c == 1}
-    rng = np.random.default_rng(SEED + 2000)
-    order = rng.permutation(len(sentences))
-    # PTB: one sentence a row
-    ptb_feats = datasets.Features({"sentence": datasets.Value("string")})
-    ptb_rows = [line for line in (_ptb_line(sentences[i], rare) for i in order[:400]) if line]
-    ptb = {"train": ptb_rows[:160], "validation": ptb_rows[160:220], "test": ptb_rows[220:280]}
-    _write_dataset(root, PTB_ID, PTB_CONFIG, {k: {"sentence": v} for k, v in ptb.items()},
-                   ptb_feats)
-
-    # WikiText-2: articles of headings and paragraphs, one line a row
-    wt_feats = datasets.Features({"text": datasets.Value("string")})
-    rest = [sentences[i] for i in order[400:]]
-    raw_splits: dict[str, list[str]] = {}
-    pos = 0
-    for split, n_articles in (("train", 8), ("validation", 3), ("test", 3)):
-        rows: list[str] = []
-        for a in range(n_articles):
-            caps = [w for w in _words(rest[pos]) if w[:1].isupper() and w.isalpha()]
-            title = " ".join(caps[:3]) if len(caps) >= 2 else f"Article {split} {a}"
-            rows += ["", f" = {title.strip()} = \n", ""]
-            pos += 1
-            for sec in range(3):
-                if sec:
-                    rows += [f" = = Section {sec} = = \n", ""]
-                for _ in range(2):  # paragraphs of 1-3 sentences (real ones are often longer)
-                    k = int(rng.integers(1, 4))
-                    para = " ".join(_wikitext_tokens(rest[pos + j]) for j in range(k))
-                    pos += k
-                    rows += [f" {para} \n", ""]
-        raw_splits[split] = rows
-    # the non-raw version maps words outside the corpus vocabulary to <unk> (~3% of tokens in
-    # the real data): here words seen once in the whole source corpus
-    rare_raw = {w for r in (t for rows in raw_splits.values() for t in rows) for w in r.split()
-                if w.lower() in rare and re.fullmatch(r"[A-Za-z]+", w)}
-    for config in WIKITEXT_CONFIGS:
-        splits = {}
-        for split, rows in raw_splits.items():
-            if config == "wikitext-2-v1":  # non-raw: rare words become <unk>
-                rows = [r if r in ("",) or r.lstrip().startswith("=") else
-                        " " + " ".join("<unk>" if t in rare_raw else t for t in r.split()) + " \n"
-                        for r in rows]
-            splits[split] = {"text": rows}
-        _write_dataset(root, WIKITEXT_ID, config, splits, wt_feats)
-    return {"ptb": list(ptb), "wikitext": list(raw_splits)}
 
 
 # ----------------------------------------------------------------------------- main

@@ -146,3 +146,18 @@ def tiny_family(tmp_path_factory, minilm_dir):
         return built[family]
 
     return get
+
+
+def dry_run_jobs(stdout: str) -> list[tuple[str, dict[str, str]]]:
+    """The jobs a ``snakemake -n`` printed: (rule, {field: value}) each, in order (the fields
+    indented under ``rule NAME:``, e.g. ``log``, ``resources``, ``output``)."""
+    import re
+
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            jobs.append((m.group(1), {}))
+        elif jobs and (f := re.match(r"^    (\w+): (.*)$", line)):
+            jobs[-1][1][f.group(1)] = f.group(2)
+    return jobs

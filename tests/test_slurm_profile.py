@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import dry_run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
@@ -43,13 +44,9 @@ def _requests(tmp_path: Path, gpu) -> dict[str, set[str]]:
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     got: dict[str, set[str]] = {}
-    rule = None
-    for line in out.stdout.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line)
-        if m:
-            rule = m.group(1)
-        elif "resources:" in line and rule:
-            g = re.search(r"\bgpu=(\d+)", line)
+    for rule, fields in dry_run_jobs(out.stdout):
+        if "resources" in fields:
+            g = re.search(r"\bgpu=(\d+)", fields["resources"])
             got.setdefault(rule, set()).add(g.group(1) if g else "-")
     return got
 
@@ -110,7 +107,11 @@ def test_grouping_bundles_small_jobs(tmp_path):
     # report, nonstandard x 3, sample, glue_minibench
     for name, k in kinds.items():  # a group asks for what one member at a time needs
         assert k["max"].get("gpu", 0) <= 1 and k["max"].get("_cores", 1) <= 2, name
-    assert latent["max"]["gpu"] == 1 and latent["max"]["mem_mb"] == 16000
+    from latentgeom import budget, jobsize
+
+    cfg = budget.load_config([str(REPO / "config" / "config.yaml")])
+    sizes = [jobsize.embed_mem(cfg), jobsize.quantize_mem(cfg), jobsize.measures_mem(cfg)]
+    assert latent["max"]["gpu"] == 1 and latent["max"]["mem_mb"] == max(sizes)
     # without the config key no fine-tuning job is grouped
     off = _submissions(tmp_path, GROUPED.parent, gpu="auto")
     assert off["kinds"]["glue_finetune"]["submissions"] == 30

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import dry_run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -227,3 +228,32 @@ def test_every_rule_that_computes_has_a_benchmark():
     assert missing == []
     unknown = JOINS - {name for _, name, _ in blocks}
     assert unknown == set()  # the list of joins names real rules
+
+
+def _rules_defined() -> set[str]:
+    """Every rule the workflow files define, `use rule ... as NAME` included."""
+    names = set()
+    for f in [REPO / "Snakefile", *(REPO / "workflow/rules").glob("*.smk")]:
+        text = f.read_text()
+        names |= set(re.findall(r"^(?:local)?rule (\w+):", text, flags=re.M))
+        names |= set(re.findall(r"^use rule \w+ as (\w+)", text, flags=re.M))
+    return names
+
+
+def test_every_rule_logs_under_results_logs_rule(tmp_path):
+    """README: "Logs are in results/logs/<rule>/": every job of every rule, with each opt-in
+    experiment (workflow/rules/experiments.smk) and predict turned on, logs there."""
+    over = {"embed": {"layers": [3, -1]}, "measures": {"bootstrap": {"n": 4, "heavy": 1}},
+            "quantize": {"sensitivity": {"methods": ["pq"], "M": [2], "nbits": [4]}},
+            "glue": {"compare_engines": ["minilm_a0_s0"]},
+            "predict": {"models": {"other": {"source": "hub:org/model"}}}}
+    (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
+    p = smk("-n", "--directory", str(tmp_path / "run"), "--configfile",
+            str(REPO / "config/config.yaml"), str(tmp_path / "over.yaml"))
+    jobs = dry_run_jobs(p.stdout)
+    assert {rule for rule, _ in jobs} == _rules_defined(), "a rule this config does not reach"
+    for rule, fields in jobs:
+        if rule == "all":
+            continue
+        logs = fields.get("log", "").split(", ")
+        assert logs and all(f.startswith(f"results/logs/{rule}/") for f in logs), (rule, logs)

@@ -453,7 +453,7 @@ check_mode() {  # $1: mode, $2: profile
 
     [[ -s "$run.cancelled" ]] || fail "no fine-tuning job was cancelled"
     read -r cid model _ < "$run.cancelled"
-    flog="$run/results/logs/glue/finetune/${model}_shuffled.log"
+    flog="$run/results/logs/glue_finetune/${model}_shuffled.log"
     grep -q "resumed from checkpoint" "$flog" || fail "the retry of $model/shuffled did not resume (see $flog)"
     say "retry of cancelled job $cid: $(grep -m1 'resumed from checkpoint' "$flog")"
     grep -E "Trying to restart job|attempt 2|retr" "$run.log" | head -2 | cut -c1-200 | tee -a "$LOG" >/dev/null

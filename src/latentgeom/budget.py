@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import jobsize
+from .defaults import setting
 from .glue.tasks import get_task
 from .gpus import gpu_request, gpu_share, share_request
 
@@ -58,8 +59,7 @@ ASSUMED = {
 #: checks every job's memory and GPUs against Snakemake's dry run.
 FIXED = {
     "perturb": (4000, 1), "nonstandard": (8000, 1), "sample": (4000, 1),
-    "measures": (16000, 2), "measures_bootstrap": (16000, 2), "measures_sensitivity": (16000, 2),
-    "measures_layer": (16000, 2), "measures_table": (2000, 1), "sensitivity_table": (2000, 1),
+    "measures_table": (2000, 1), "sensitivity_table": (2000, 1),
     "layers_table": (2000, 1), "glue_minibench": (2000, 1), "glue_cache": (8000, 1),
     "glue_scores": (1000, 1), "glue_table": (2000, 1), "models_table": (2000, 1),
     "analyze": (2000, 1), "analyze_uncertainty": (2000, 1), "analyze_sensitivity": (2000, 1),
@@ -124,7 +124,7 @@ def quantized_bytes(rows: int, d: int, spec: dict[str, Any]) -> float:
 def _glue_examples(glue: dict[str, Any], task: str) -> tuple[int, int]:
     """(train, dev) examples of a task (train: as jobsize sizes the fine-tune)."""
     tr = jobsize.train_examples(glue, task)
-    if str(glue.get("source", "minibench")) == "minibench":
+    if str(setting({"glue": glue}, "glue.source")) == "minibench":
         from .glue.plan import minibench_sizes
 
         return tr, int(minibench_sizes(glue)[task][1])
@@ -143,18 +143,17 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     models = model_table(config)
     unknown: set[str] = set()
     rows = jobsize.embedding_rows(config)
-    res = config.get("resources") or {}
-    setting = res.get("gpu", "none")
-    emb, q, meas, glue = config["embed"], config["quantize"], config["measures"], config["glue"]
+    gpu_setting = setting(config, "resources.gpu")
+    emb, q, glue = config["embed"], config["quantize"], config["glue"]
     quantizers = dict(q["quantizers"])
     sens = sensitivity_quantizers(config)
     sizing = {**config, "quantize": {**q, "quantizers": {**quantizers, **sens}}}
     layers, _ = config_layers(config, models)
     tasks = [get_task(t).name for t in glue["tasks"]]
-    g_embed = gpu_request(setting, emb.get("device", "auto"))
-    g_quant = gpu_request(setting, q.get("use_gpu", "auto"))
-    g_glue = gpu_request(setting, glue.get("device", "auto"))
-    shards = int(res.get("gpu_shards", 4))
+    g_embed = gpu_request(gpu_setting, setting(config, "embed.device"))
+    g_quant = gpu_request(gpu_setting, setting(config, "quantize.use_gpu"))
+    g_glue = gpu_request(gpu_setting, setting(config, "glue.device"))
+    shards = int(setting(config, "resources.gpu_shards"))
     rules: dict[str, RuleCost] = {}
 
     def cost(rule: str) -> RuleCost:
@@ -163,6 +162,9 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     def fixed(rule: str, seconds: float, n: int = 1) -> None:
         mem, thr = FIXED[rule]
         cost(rule).add(JOB_START_SECONDS + seconds, thr, 0, mem, n)
+
+    def measures(rule: str, seconds: float) -> None:  # every measures-like rule: 2 threads
+        cost(rule).add(JOB_START_SECONDS + seconds, 2, 0, jobsize.measures_mem(config))
 
     start = JOB_START_SECONDS
     disk = {"model manifests": 0.0, "model weights (non-standard; store_weights)": 0.0,
@@ -192,15 +194,16 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
                                  g_quant, jobsize.quantize_mem(config))
             disk["quantized codes + codebooks"] += quantized_bytes(rows, d, spec)
         measures_s = rows * ASSUMED["measures_ms_per_row"] / 1000 * d / 384
-        fixed("measures", measures_s)
+        measures("measures", measures_s)
         disk["measures, GLUE metrics and train logs"] += 20e3
-        boot = meas.get("bootstrap") or {}
-        if int(boot.get("n", 0)):
-            light = int(boot["n"]) * ASSUMED["bootstrap_light_fraction"]
-            fixed("measures_bootstrap", measures_s * (int(boot.get("heavy", 10)) + light))
-            disk["measures, GLUE metrics and train logs"] += int(boot["n"]) * 200.0
+        boot_n = int(setting(config, "measures.bootstrap.n"))
+        if boot_n:
+            light = boot_n * ASSUMED["bootstrap_light_fraction"]
+            heavy = int(setting(config, "measures.bootstrap.heavy"))
+            measures("measures_bootstrap", measures_s * (heavy + light))
+            disk["measures, GLUE metrics and train logs"] += boot_n * 200.0
         for _ in sens:
-            fixed("measures_sensitivity", measures_s)
+            measures("measures_sensitivity", measures_s)
         if layers:
             cost("embed_layers").add(start + jobsize.embed_seconds(config), 2, g_embed,
                                      jobsize.embed_mem(config))
@@ -211,7 +214,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
                         start + jobsize.quantize_seconds(sizing, name, hidden=d), 2, g_quant,
                         jobsize.quantize_mem(config))
                     disk["quantized codes + codebooks"] += quantized_bytes(rows, d, spec)
-                fixed("measures_layer", measures_s)
+                measures("measures_layer", measures_s)
         share = share_request(g_glue, gpu_share(config, m), shards)
         for task in tasks:
             cost("glue_finetune").add(start + jobsize.finetune_seconds(config, task), 2,
@@ -228,7 +231,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     fixed("glue_table", ASSUMED["small_job_seconds"])
     fixed("analyze", ASSUMED["analysis_job_seconds"])
     fixed("figures", ASSUMED["analysis_job_seconds"])
-    if int((meas.get("bootstrap") or {}).get("n", 0)):
+    if int(setting(config, "measures.bootstrap.n")):
         fixed("analyze_uncertainty", ASSUMED["analysis_job_seconds"])
     if sens:
         fixed("sensitivity_table", ASSUMED["small_job_seconds"])
@@ -236,10 +239,10 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     if layers:
         fixed("layers_table", ASSUMED["small_job_seconds"])
         fixed("analyze_layers", ASSUMED["analysis_job_seconds"])
-    if str(glue.get("source", "minibench")) == "minibench":
+    if str(setting(config, "glue.source")) == "minibench":
         fixed("glue_minibench", ASSUMED["small_job_seconds"])
     tokenizers = sorted({tokenizer_key(model_tokenizer(m)) for m in models.values()})
-    max_length = int(glue.get("max_length", 128))
+    max_length = int(setting(config, "glue.max_length"))
     for _tok in tokenizers:
         for task in tasks:
             tr, dev = _glue_examples(glue, task)
@@ -264,7 +267,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
         "CPU-hours (x threads) too, and its rates are the configured ones (CPU-measured unless "
         "you set GPU rates; a shared GPU is assumed to run each job at the same rate)",
         "memory: the first attempt's mem_mb request (headroom "
-        f"{float(res.get('headroom', jobsize.HEADROOM)):g} included)",
+        f"{float(setting(config, 'resources.headroom')):g} included)",
         "disk: float32 matrices rows x d; hidden sizes and parameters per architecture: "
         + ", ".join(f"{k} {v[0]}/{v[1] / 1e6:.0f}M" for k, v in ARCHITECTURES.items()),
     ]

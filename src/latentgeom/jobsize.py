@@ -11,18 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .defaults import default, node, setting
 from .glue.plan import minibench_sizes
 from .glue.tasks import get_task
 
-# Defaults; the schema carries the same numbers (workflow/schemas/config.schema.yaml).
-THROUGHPUT = {
-    "embed_tokens_per_second": 3000,   # MiniLM-L6, 2 CPU cores, batch 16 (benchmarks: 4,083)
-    "lsq_train_ms_per_row": 2.0,       # LSQ++ training, d = 384, 2 cores (benchmarks: 1.3-1.8)
-    "pq_train_ms_per_row": 0.15,       # PQ training (benchmarks: 0.04-0.10)
-    "encode_ms_per_row": 0.1,          # encoding every row once trained (40K rows in 2.9 s)
-}
-HEADROOM = 1.5
-SETUP_MINUTES = 5          # process start, imports, model rebuild: ~10 s alone, minutes when busy
+# Defaults: the config schema's (resources.*; workflow/schemas/config.schema.yaml).
+THROUGHPUT = {k: default(f"resources.throughput.{k}")
+              for k in node("resources.throughput")["properties"]}
+HEADROOM = default("resources.headroom")
+SETUP_MINUTES = default("resources.setup_minutes")  # process start, imports, model rebuild
 HIDDEN_SIZE = 1024         # the widest token vector the estimates allow for (BERT-large)
 SUBWORDS_PER_WORD = 1.4    # WordPiece/BPE tokens per whitespace token, + [CLS]/[SEP]
 
@@ -36,20 +33,20 @@ def _throughput(config: dict[str, Any], key: str) -> float:
 
 
 def _scale(config: dict[str, Any], attempt: int) -> float:
-    return float(_res(config).get("headroom", HEADROOM)) * max(1, int(attempt))
+    return float(setting(config, "resources.headroom")) * max(1, int(attempt))
 
 
 def minutes(config: dict[str, Any], work_seconds: float, attempt: int = 1) -> int:
     """Setup + work, with headroom, times the attempt."""
-    setup = float(_res(config).get("setup_minutes", SETUP_MINUTES))
+    setup = float(setting(config, "resources.setup_minutes"))
     return max(1, math.ceil((setup + work_seconds / 60.0) * _scale(config, attempt)))
 
 
 def embedding_rows(config: dict[str, Any]) -> int:
     """Token vectors in one model's latent matrix: sample n x tokens per sequence (upper-ish)."""
-    sample = config.get("sample") or {}
-    n = int(sample.get("n", 5000))
-    words = (int(sample.get("min_tokens", 3)) + int(sample.get("max_tokens", 50))) / 2
+    n = int(setting(config, "sample.n"))
+    words = (int(setting(config, "sample.min_tokens"))
+             + int(setting(config, "sample.max_tokens"))) / 2
     per_seq = SUBWORDS_PER_WORD * words + 2
     max_length = (config.get("embed") or {}).get("max_length") or 509
     return int(n * min(per_seq, float(max_length)))
@@ -58,17 +55,16 @@ def embedding_rows(config: dict[str, Any]) -> int:
 # --- fine-tuning ----------------------------------------------------------------------------
 
 def train_examples(glue: dict[str, Any], task: str) -> int:
-    if str(glue.get("source", "minibench")) == "minibench":
+    if str(setting({"glue": glue}, "glue.source")) == "minibench":
         return int(minibench_sizes(glue)[task][0])
     return int(get_task(task).train_size or 10000)
 
 
 def finetune_seconds(config: dict[str, Any], task: str) -> float:
     """Expected work: train examples x epochs / ``glue.examples_per_second`` (+ dev passes)."""
-    glue = config.get("glue") or {}
-    n = train_examples(glue, task)
-    work = n * int(glue.get("epochs", 3)) * 1.1  # + evaluation passes, ~10 %
-    return work / float(glue.get("examples_per_second", 25))
+    n = train_examples(config.get("glue") or {}, task)
+    work = n * int(setting(config, "glue.epochs")) * 1.1  # + evaluation passes, ~10 %
+    return work / float(setting(config, "glue.examples_per_second"))
 
 
 def finetune_runtime(config: dict[str, Any], task: str, attempt: int = 1) -> int:
@@ -81,15 +77,14 @@ def finetune_group(config: dict[str, Any], task: str, shared: bool = False) -> s
     under ``resources.group_finetunes_minutes`` (0, the default: never), else none;
     ``finetune_small_shared`` for a model with a GPU share (so that no group job asks for a
     whole GPU and a shard at once)."""
-    limit = float(_res(config).get("group_finetunes_minutes", 0) or 0)
+    limit = float(setting(config, "resources.group_finetunes_minutes") or 0)
     if finetune_seconds(config, task) >= 60 * limit:
         return None
     return "finetune_small_shared" if shared else "finetune_small"
 
 
 def finetune_mem(config: dict[str, Any], attempt: int = 1) -> int:
-    glue = config.get("glue") or {}
-    return int(int(glue.get("mem_mb", 8000)) * (1 + 0.5 * (max(1, int(attempt)) - 1)))
+    return int(int(setting(config, "glue.mem_mb")) * (1 + 0.5 * (max(1, int(attempt)) - 1)))
 
 
 # --- latent half ----------------------------------------------------------------------------
@@ -130,4 +125,13 @@ def quantize_mem(config: dict[str, Any], attempt: int = 1) -> int:
     """The latent matrix as float32, ~4 copies (input, training subsample, FAISS buffers,
     decoded blocks) + 1.5 GB for the process."""
     mb = 1500 + 4 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
+    return math.ceil(mb * _scale(config, attempt))
+
+
+def measures_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    """Both definitions' measures of one matrix (``measures``, ``measures_layer``,
+    ``measures_sensitivity``, ``measures_bootstrap``): the latent matrix as float32, 2 copies
+    (the matrix, projection chunks and per-cell buffers: benchmarks/README.md measured the
+    matrix + 220-370 MB) + 1.5 GB for the process, the matrix taken 1,024 wide."""
+    mb = 1500 + 2 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
     return math.ceil(mb * _scale(config, attempt))

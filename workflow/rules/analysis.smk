@@ -12,7 +12,7 @@ rule models_table:
     output:
         table=report(res("tables/models.csv"), caption="../report/models.rst", category="Tables"),
     log:
-        log("tables/models.log"),
+        log("models_table/models.log"),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -48,7 +48,7 @@ rule analyze:
             ext=["csv", "md"],
         ),
     log:
-        log("analysis/analyze.log"),
+        log("analyze/analyze.log"),
     benchmark:
         res("benchmarks/analysis/analyze.tsv")
     conda:
@@ -64,101 +64,6 @@ rule analyze:
         "../../scripts/analysis_stats.py"
 
 
-rule analyze_uncertainty:
-    """Table 2's r under the measures' bootstrap (only with measures.bootstrap.n > 0)."""
-    input:
-        table=res("tables/models.csv"),
-        replicates=expand(res("measures/{model}.bootstrap.npz"), model=sorted(MODELS)),
-    output:
-        table=report(
-            res("analysis/table2_uncertainty.csv"),
-            caption="../report/table2_uncertainty.rst",
-            category="Tables",
-        ),
-        md=res("analysis/table2_uncertainty.md"),
-    log:
-        log("analysis/analyze_uncertainty.log"),
-    benchmark:
-        res("benchmarks/analysis/analyze_uncertainty.tsv")
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        level=BOOTSTRAP["level"],
-        variant=config["measures"]["variant"],
-    script:
-        "../../scripts/analysis_uncertainty.py"
-
-
-rule analyze_sensitivity:
-    """r(measure, GLUE average) per quantize.sensitivity setting; r against M and K (figure)."""
-    input:
-        table=res("tables/sensitivity.csv"),
-        models=res("tables/models.csv"),
-    output:
-        table=report(
-            res("analysis/sensitivity.csv"),
-            caption="../report/sensitivity_table.rst",
-            category="Beyond the paper",
-        ),
-        png=report(
-            res("figures/sensitivity.png"),
-            caption="../report/figure_sensitivity.rst",
-            category="Beyond the paper",
-        ),
-        pdf=res("figures/sensitivity.pdf"),
-    log:
-        log("analysis/analyze_sensitivity.log"),
-    benchmark:
-        res("benchmarks/analysis/analyze_sensitivity.tsv")
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        variant=config["measures"]["variant"],
-    script:
-        "../../scripts/analysis_sensitivity.py"
-
-
-rule analyze_layers:
-    """r(measure, GLUE average) per hidden layer, with Fisher intervals; r against depth."""
-    input:
-        table=res("tables/layers.csv"),
-        models=res("tables/models.csv"),
-    output:
-        table=report(
-            res("analysis/layers.csv"),
-            caption="../report/layers_table.rst",
-            category="Beyond the paper",
-        ),
-        png=report(
-            res("figures/layers.png"),
-            caption="../report/figure_layers.rst",
-            category="Beyond the paper",
-        ),
-        pdf=res("figures/layers.pdf"),
-    log:
-        log("analysis/analyze_layers.log"),
-    benchmark:
-        res("benchmarks/analysis/analyze_layers.tsv")
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        variant=config["measures"]["variant"],
-    script:
-        "../../scripts/analysis_layers.py"
-
-
 rule figures:
     """The paper's Figures 1-11 (PNG for the report, PDF beside them)."""
     input:
@@ -171,7 +76,7 @@ rule figures:
         ],
         pdf=[res(f"figures/{f}.pdf") for f in FIGURES],
     log:
-        log("analysis/figures.log"),
+        log("figures/figures.log"),
     benchmark:
         res("benchmarks/analysis/figures.tsv")
     conda:

@@ -62,6 +62,12 @@ QUANTIZERS = list(config["quantize"]["quantizers"])
 from latentgeom.sensitivity import sensitivity_quantizers as _sensitivity  # noqa: E402
 
 SENSITIVITY = _sensitivity(config)
+# measures.bootstrap.n > 0 adds measures_bootstrap per model (README, "Beyond the paper").
+BOOTSTRAP = config["measures"]["bootstrap"]  # defaults from the schema
+# embed.layers other than embed.layer (README, "Beyond the paper"); [] by default: no job added
+from latentgeom.layers import config_layers as _config_layers  # noqa: E402
+
+LAYERS, MAIN_LAYER = _config_layers(config, MODELS)
 QUANTIZER_SPECS = {**config["quantize"]["quantizers"], **SENSITIVITY}
 # the config as the job sizing sees it: every quantizer, the grid's included
 SIZING_CONFIG = {**config, "quantize": {**config["quantize"], "quantizers": QUANTIZER_SPECS}}

@@ -31,7 +31,7 @@ rule glue_minibench:
         expand(res("glue/data/{task}/{split}.csv"), task=GLUE_TASKS, split=["train", "validation"]),
         info=res("glue/data/minibench.json"),
     log:
-        log("glue/minibench.log"),
+        log("glue_minibench/minibench.log"),
     benchmark:
         res("benchmarks/glue/minibench.tsv")
     conda:
@@ -56,7 +56,7 @@ rule glue_cache:
     output:
         cache=directory(res("glue/cache/{tokenizer}/{task}")),
     log:
-        log("glue/cache/{tokenizer}_{task}.log"),
+        log("glue_cache/{tokenizer}_{task}.log"),
     benchmark:
         res("benchmarks/glue/cache/{tokenizer}_{task}.tsv")
     conda:
@@ -82,7 +82,7 @@ rule glue_finetune:
         metrics=res("glue/{model}/{task}/metrics.json"),
         train_log=res("glue/{model}/{task}/train_log.csv"),
     log:
-        log("glue/finetune/{model}_{task}.log"),
+        log("glue_finetune/{model}_{task}.log"),
     benchmark:
         res("benchmarks/glue/{model}_{task}.tsv")
     # resources.group_finetunes_minutes: short ones join group finetune_small, which the
@@ -108,38 +108,13 @@ rule glue_finetune:
         "../../scripts/glue_finetune.py"
 
 
-rule glue_finetune_engine:
-    """Fine-tune one model on one task with the engine glue.engine does not name (a check)."""
-    input:
-        manifest=res("models/{model}/manifest.json"),
-        cache=lambda wc: res(f"glue/cache/{GLUE_TOKENIZER[wc.model]}/{wc.task}"),
-    output:
-        metrics=res("glue/engines/{engine}/{model}/{task}/metrics.json"),
-        train_log=res("glue/engines/{engine}/{model}/{task}/train_log.csv"),
-    log:
-        log("glue/finetune/{engine}/{model}_{task}.log"),
-    benchmark:
-        res("benchmarks/glue/engines/{engine}/{model}_{task}.tsv")
-    conda:
-        "../../envs/glue.yaml"
-    threads: 2
-    resources:
-        mem_mb=lambda wc, attempt: _size.finetune_mem(config, attempt),
-        runtime=lambda wc, attempt: _size.finetune_runtime(config, wc.task, attempt),
-        gpu=_gpu_request(GPU_SETTING, GLUE["device"]),
-    params:
-        hyperparameters=lambda wc: {**GLUE_HP, "engine": wc.engine},
-    script:
-        "../../scripts/glue_finetune.py"
-
-
 rule glue_scores:
     input:
         metrics=expand(res("glue/{{model}}/{task}/metrics.json"), task=GLUE_TASKS),
     output:
         scores=res("glue/{model}/scores.json"),
     log:
-        log("glue/scores/{model}.log"),
+        log("glue_scores/{model}.log"),
     conda:
         "../../envs/glue.yaml"
     threads: 1
@@ -159,7 +134,7 @@ rule glue_table:
     output:
         table=res("tables/glue.csv"),
     log:
-        log("tables/glue.log"),
+        log("glue_table/glue.log"),
     conda:
         "../../envs/glue.yaml"
     threads: 1
