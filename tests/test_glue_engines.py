@@ -18,7 +18,6 @@ from latentgeom.glue.hparams import Hyperparameters
 from latentgeom.glue.model import classification_model
 from latentgeom.glue.sampler import epoch_batches
 from latentgeom.glue.tasks import get_task
-from latentgeom.glue.train import TrainingInterrupted
 
 RUN_GLUE = {**HP, "engine": "run_glue"}
 
@@ -52,25 +51,6 @@ def test_both_engines_write_the_same_schema(toy, tmp_path):  # noqa: F811
     assert b["learning_rate"].iloc[0] == a["learning_rate"].iloc[0] == 1e-3
     assert json.loads((tmp_path / "rg" / "metrics.json").read_text())["score"] == rg["score"]
     assert not (tmp_path / "s" / man["name"] / "sst2").exists()  # scratch removed
-
-
-def test_run_glue_engine_resumes_from_its_own_checkpoint(toy, tmp_path):  # noqa: F811
-    root, base = toy
-    hp = {**RUN_GLUE, "epochs": 2, "checkpoint_every": 3}
-    man = manifest(base, alpha=0.05)
-    full = run(root, man, tmp_path / "full", hp, scratch=tmp_path / "s1")
-    # "Kill" during step 8: the Trainer's last checkpoint is at step 6 (save_total_limit=1).
-    with pytest.raises(TrainingInterrupted):
-        run(root, man, tmp_path / "resumed", hp, scratch=tmp_path / "s2", stop_after_steps=7)
-    assert not (tmp_path / "resumed" / "metrics.json").exists()
-    kept = list((tmp_path / "s2" / man["name"] / "sst2").glob("*/checkpoint-*"))
-    assert [p.name for p in kept] == ["checkpoint-6"]
-    resumed = run(root, man, tmp_path / "resumed", hp, scratch=tmp_path / "s2")
-    assert resumed["train"]["resumed_from_step"] == 6
-    assert resumed["dev"] == full["dev"]  # exactly, on the CPU
-    a = pd.read_csv(tmp_path / "full" / "train_log.csv")
-    b = pd.read_csv(tmp_path / "resumed" / "train_log.csv")
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
 def test_fast_loop_matches_the_trainers_order_and_head(toy, tiny_bert):  # noqa: F811

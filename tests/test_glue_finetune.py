@@ -71,16 +71,23 @@ def test_tiny_model_learns_a_separable_task(toy, tmp_path):
     assert not (tmp_path / "scratch" / m["model"] / "sst2").exists()  # cleaned on success
 
 
-def test_resume_after_kill_gives_the_same_result(toy, tmp_path):
+@pytest.mark.parametrize("engine, checkpoints", [
+    ("fast", "*/checkpoint.pt"),         # the fast loop's one checkpoint file
+    ("run_glue", "*/checkpoint-6"),      # the Trainer's own folder (save_total_limit=1)
+])
+def test_resume_after_kill_gives_the_same_result(toy, tmp_path, engine, checkpoints):
+    """Both engines: a kill loses only the steps since the last checkpoint, and the resumed run
+    equals the uninterrupted one exactly (dev scores and the whole train log)."""
     root, base = toy
-    hp = {**HP, "epochs": 2, "checkpoint_every": 3}
+    hp = {**HP, "engine": engine, "epochs": 2, "checkpoint_every": 3}
     man = manifest(base, alpha=0.05)
     full = run(root, man, tmp_path / "full", hp, scratch=tmp_path / "s1")
     # "Kill" after 7 steps: the last checkpoint is at step 6, step 7's work is lost.
     with pytest.raises(TrainingInterrupted):
         run(root, man, tmp_path / "resumed", hp, scratch=tmp_path / "s2", stop_after_steps=7)
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    assert len(list((tmp_path / "s2" / man["name"] / "sst2").glob("*/checkpoint.pt"))) == 1
+    kept = list((tmp_path / "s2" / man["name"] / "sst2").glob("*/checkpoint*"))
+    assert len(kept) == 1 and kept[0].match(checkpoints)
     resumed = run(root, man, tmp_path / "resumed", hp, scratch=tmp_path / "s2")
     assert resumed["train"]["resumed_from_step"] == 6
     assert resumed["dev"] == full["dev"]  # exactly, on the CPU
