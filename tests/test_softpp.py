@@ -206,3 +206,55 @@ def test_runs_on_the_gpu():
     assert float(pp) == pytest.approx(float(sp.soft_pp(X, C, "additive", 0.5, codes)), rel=1e-10)
     assert sp.tau_rule(x, C, "additive", codes) == pytest.approx(
         sp.tau_rule(X, C, "additive", codes), rel=1e-10)
+
+
+def test_benchmark_script_on_a_tiny_run(tmp_path, capsys):
+    """benchmarks/softpp.py end to end on a hand-made results folder: its hard PP is the
+    table's, its soft PP at tau0 is softpp's, and it writes its table and figure."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from latentgeom.io import write_npy, write_npz
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_softpp", Path(__file__).parents[1] / "benchmarks" / "softpp.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = tmp_path / "results"
+    rows = []
+    for i, alpha in enumerate([0.0, 0.1, 0.2, 0.5]):
+        X = RNG.standard_normal((120, 4)) * (1 + alpha * np.arange(4))
+        Cp = X[RNG.choice(120, 6, replace=False)].reshape(6, 2, 2).transpose(1, 0, 2).copy()
+        Ca = RNG.standard_normal((2, 6, 4)) * 0.7
+        qs = {"product": (_pq_codes(X, Cp), Cp),
+              "additive": (_icm_fixed_point(X, Ca, np.zeros((120, 2), np.int64)), Ca)}
+        d = res / "latent" / f"m{i}"
+        d.mkdir(parents=True)
+        write_npy(d / "embeddings.npy", X.astype(np.float32))
+        row = {"model": f"m{i}", "architecture": "a", "kind": "perturbed", "alpha": alpha,
+               "seed": 0, "glue_average": 80 - 10 * alpha}
+        for name, (codes, C) in qs.items():
+            write_npz(d / f"quantized_{name}.npz", codes=codes.astype(np.uint8),
+                      codebooks=C.astype(np.float32),
+                      meta=np.array(json.dumps({"kind": name})))
+            row[f"{name}.PP"] = hard.point_patchiness(codes, 6)
+        rows.append(row)
+    (res / "tables").mkdir()
+    pd.DataFrame(rows).to_csv(res / "tables" / "models.csv", index=False)
+    out = tmp_path / "out"
+    bench.main(["--results", str(res), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert "max |diff| 0" in text and "r with glue_average" in text
+    long = pd.read_csv(out / "softpp_models.csv")
+    assert len(long) == 8 and (out / "softpp.png").stat().st_size > 0
+    r = long.iloc[0]
+    X = np.load(res / "latent" / r.model / "embeddings.npy")
+    codes, C, kind = bench.read_quantizer(res / "latent" / r.model / f"quantized_{r.quantizer}.npz")
+    assert r["soft_PP@1tau0"] == pytest.approx(float(sp.soft_pp(
+        X.astype(np.float64), C, kind, sp.tau_rule(X.astype(np.float64), C, kind, codes), codes)))
+    assert len(pd.read_csv(out / "softpp_r.csv")) == 2 * 5  # hard, 3 factors, nearest
+    with pytest.raises(SystemExit, match="outside"):
+        bench.main(["--results", str(res), "--out", str(res / "x")])
