@@ -258,3 +258,22 @@ def test_benchmark_script_on_a_tiny_run(tmp_path, capsys):
     assert len(pd.read_csv(out / "softpp_r.csv")) == 2 * 5  # hard, 3 factors, nearest
     with pytest.raises(SystemExit, match="outside"):
         bench.main(["--results", str(res), "--out", str(res / "x")])
+
+
+def test_finetune_example_moves_soft_pp(tiny_bert):
+    """examples/softpp_finetune.py on a tiny BERT: the -lambda * softPP term raises the probe's
+    soft PP above the lambda = 0 run's after the same steps from the same start."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("faiss")
+    pytest.importorskip("gensim")
+    spec = importlib.util.spec_from_file_location(
+        "softpp_finetune", Path(__file__).parents[1] / "examples" / "softpp_finetune.py")
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    recs = ex.main(["--model", tiny_bert, "--steps", "3", "--lam", "10", "0", "--lr", "1e-3"])
+    by = {(r["lambda"], r["step"]): r for r in recs}
+    assert by[(10.0, 0)]["probe_soft_PP"] == by[(0.0, 0)]["probe_soft_PP"]  # same start
+    assert by[(10.0, 3)]["probe_soft_PP"] > by[(0.0, 3)]["probe_soft_PP"]
+    assert by[(10.0, 3)]["probe_soft_PP"] > by[(10.0, 0)]["probe_soft_PP"]
