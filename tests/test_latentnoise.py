@@ -1,0 +1,157 @@
+"""Latent-space noise (a forward hook): alpha 0 and 1, seeding, the embed and fine-tune paths."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from latentgeom import latentnoise as ln  # noqa: E402
+from latentgeom.embed import embed_sequences  # noqa: E402
+
+RNG = np.random.default_rng(0)
+WORDS = "red green blue dog cat horse the a of and runs sleeps quickly".split()
+SENTS = [" ".join(RNG.choice(WORDS, int(RNG.integers(3, 12)))) for _ in range(150)]
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_bert):
+    from latentgeom.models import load_base
+
+    return load_base(tiny_bert)
+
+
+def _embed(model, tok, layer=-1, batch_size=16):
+    return embed_sequences(model, tok, SENTS, layer=layer, batch_size=batch_size,
+                           device="cpu", progress=False)[0]
+
+
+def _hooked(model, tok, layer=-1, **kw):
+    hook, handle = ln.attach(model, layer=layer, **kw)
+    try:
+        return _embed(model, tok, layer), hook
+    finally:
+        handle.remove()
+
+
+def test_seed_and_sigma_helpers():
+    assert ln.noise_seed(0, "m") == ln.noise_seed(0, "m")
+    assert len({ln.noise_seed(0, "m"), ln.noise_seed(1, "m"), ln.noise_seed(0, "n")}) == 3
+    X = RNG.standard_normal((5000, 6)) * np.arange(1, 7) + 3.0
+    np.testing.assert_allclose(ln.dimension_std(X), X.std(axis=0), rtol=1e-10)
+    with pytest.raises(ValueError, match="sigma"):
+        ln.dimension_std(X[:1])
+    with pytest.raises(ValueError, match="alpha"):
+        ln.LatentNoise(1.5, np.ones(3), 0, "m")
+
+
+def test_alpha_zero_leaves_the_embedding_unchanged(encoder):
+    model, tok = encoder
+    clean = _embed(model, tok)
+    sigma = ln.dimension_std(clean)
+    noisy, hook = _hooked(model, tok, alpha=0.0, sigma=sigma, seed=0, name="m")
+    np.testing.assert_array_equal(noisy, clean)
+    assert hook.draws > 0  # the hook ran (and drew the same numbers as any other alpha)
+    np.testing.assert_array_equal(_embed(model, tok), clean)  # removed: gone
+
+
+def test_alpha_one_is_sigma_scaled_noise(encoder):
+    model, tok = encoder
+    clean = _embed(model, tok)
+    sigma = np.linspace(0.5, 3.0, clean.shape[1])  # any per-dimension scale
+    noisy, _ = _hooked(model, tok, alpha=1.0, sigma=sigma, seed=3, name="m")
+    n = len(noisy)
+    assert n > 1000
+    # per-dimension std = sigma (sampling error of a std ~ 1/sqrt(2n): 5 of those)
+    np.testing.assert_allclose(noisy.std(axis=0), sigma, rtol=5 / np.sqrt(2 * n))
+    np.testing.assert_allclose(noisy.mean(axis=0) / sigma, 0.0, atol=5 / np.sqrt(n))
+    # nothing of the input is left
+    r = [np.corrcoef(noisy[:, j], clean[:, j])[0, 1] for j in range(clean.shape[1])]
+    assert np.max(np.abs(r)) < 5 / np.sqrt(n)
+
+
+def test_intermediate_layer_is_the_formula_and_feeds_the_next_block(encoder):
+    model, tok = encoder
+    batch = tok(SENTS[:8], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        clean = model(**batch, output_hidden_states=True).hidden_states
+    sigma = clean[1][batch["attention_mask"].bool()].std(0).numpy()
+    hook, handle = ln.attach(model, alpha=0.3, sigma=sigma, seed=5, name="m", layer=1)
+    try:
+        with torch.no_grad():
+            noisy = model(**batch, output_hidden_states=True).hidden_states
+    finally:
+        handle.remove()
+    eps = ln.LatentNoise(0.3, sigma, 5, "m").noise(clean[1].shape)  # the same stream
+    want = 0.7 * clean[1] + 0.3 * (torch.as_tensor(sigma, dtype=torch.float32) * eps)
+    torch.testing.assert_close(noisy[1], want)
+    torch.testing.assert_close(noisy[0], clean[0])  # before the hooked block: untouched
+    assert not torch.allclose(noisy[2], clean[2])  # after it: changed
+    assert model.latentgeom_latent_noise == {"alpha": 0.3, "seed": 5, "model": "m", "layer": 1}
+
+
+def test_same_seed_same_noise_other_seed_or_model_other_noise(encoder):
+    model, tok = encoder
+    sigma = np.ones(int(model.config.hidden_size))
+    a, _ = _hooked(model, tok, alpha=0.5, sigma=sigma, seed=0, name="m")
+    b, _ = _hooked(model, tok, alpha=0.5, sigma=sigma, seed=0, name="m")
+    np.testing.assert_array_equal(a, b)
+    c, _ = _hooked(model, tok, alpha=0.5, sigma=sigma, seed=1, name="m")
+    d, _ = _hooked(model, tok, alpha=0.5, sigma=sigma, seed=0, name="m2")
+    assert not np.allclose(a, c) and not np.allclose(a, d)
+
+
+def test_layer_and_sigma_checked(encoder):
+    model, _ = encoder
+    n = int(model.config.num_hidden_layers)
+    assert ln.block_for_layer(model, -1) == n - 1 and ln.block_for_layer(model, 1) == 0
+    for bad in (0, n + 1, -n - 1):
+        with pytest.raises(ValueError, match="layer"):
+            ln.attach(model, alpha=0.1, sigma=np.ones(32), seed=0, name="m", layer=bad)
+    with pytest.raises(ValueError, match="hidden size"):
+        ln.attach(model, alpha=0.1, sigma=np.ones(7), seed=0, name="m")
+
+
+def _toy(n, seed):
+    rng = np.random.default_rng(seed)
+    colours, animals = WORDS[:3], WORDS[3:6]
+    rows = [(" ".join(rng.choice(animals if i % 2 else colours, int(rng.integers(3, 8)))),
+             i % 2) for i in range(n)]
+    return pd.DataFrame(rows, columns=["sentence", "label"])
+
+
+def test_hook_is_active_in_fine_tuning(tmp_path, tiny_bert):
+    """The fine-tune path (glue.model.classification_model + glue.train): the hook on the task
+    model's encoder runs in training and in scoring; at alpha = 1 on the last layer the head
+    sees only noise and stays at chance; without the hook the same run (the same toy task and
+    settings as test_glue_finetune.py::test_tiny_model_learns_a_separable_task) learns it to
+    >= 0.9. Here alpha = 0.5 still learns, alpha = 1 cannot."""
+    from latentgeom.glue.data import build_cache, load_cache
+    from latentgeom.glue.hparams import Hyperparameters
+    from latentgeom.glue.model import classification_model
+    from latentgeom.glue.tasks import get_task
+    from latentgeom.glue.train import train_and_evaluate
+    from latentgeom.models import make_manifest, perturbed_model
+
+    (tmp_path / "data").mkdir()
+    _toy(160, 0).to_csv(tmp_path / "data" / "train.csv", index=False)
+    _toy(60, 1).to_csv(tmp_path / "data" / "validation.csv", index=False)
+    base = f"path:{tiny_bert}"
+    task = get_task("sst2")
+    build_cache(task=task, source=tmp_path / "data", tokenizer_source=base,
+                out_dir=tmp_path / "cache", max_length=32)
+    enc, _, changed = perturbed_model(base, 0.0, 0)
+    man = make_manifest(name="tiny", base=base, alpha=0.0, seed=0, scope="encoder_weights",
+                        architecture="tiny", model=enc, changed=changed)
+    hp = Hyperparameters.from_dict({"learning_rate": 1e-3, "batch_size": 16, "epochs": 4,
+                                    "max_length": 32, "seed": 7})
+    scores = {}
+    for alpha in (0.5, 1.0):
+        _, splits = load_cache(tmp_path / "cache", task)
+        model, _ = classification_model(man, task.num_labels, task.problem_type, seed=7)
+        hook, _ = ln.attach(model, alpha=alpha, sigma=np.ones(32), seed=0, name="tiny")
+        res = train_and_evaluate(model, task, splits, hp, device="cpu")
+        scores[alpha] = res.metrics["score"]
+        assert hook.draws >= 4 * 10 + 1  # every training step and the dev pass
+    assert scores[0.5] >= 0.9 and scores[1.0] <= 0.7, scores
