@@ -155,3 +155,41 @@ def test_hook_is_active_in_fine_tuning(tmp_path, tiny_bert):
         scores[alpha] = res.metrics["score"]
         assert hook.draws >= 4 * 10 + 1  # every training step and the dev pass
     assert scores[0.5] >= 0.9 and scores[1.0] <= 0.7, scores
+
+
+def test_a_manifest_record_reaches_both_halves(tmp_path, tiny_bert):
+    """A manifest with a latent_noise record: stages.embed_stage embeds the noisy model (at
+    alpha = 1, per-dimension std sigma) and glue.model.classification_model carries the hook;
+    without the record both are the plain model."""
+    from latentgeom.glue.model import classification_model
+    from latentgeom.io import read_npy, write_json
+    from latentgeom.models import make_manifest, perturbed_model
+    from latentgeom.stages import embed_stage
+
+    base = f"path:{tiny_bert}"
+    enc, _, changed = perturbed_model(base, 0.0, 0)
+    plain = make_manifest(name="tiny", base=base, alpha=0.0, seed=0, scope="encoder_weights",
+                          architecture="tiny", model=enc, changed=changed)
+    sigma = np.linspace(0.5, 2.0, 32)
+    noisy = dict(plain, name="tiny-latent", latent_noise=ln.latent_manifest_record(
+        alpha=1.0, seed=0, sigma=sigma, layer=-1))
+    (tmp_path / "seqs.txt").write_text("\n".join(SENTS) + "\n")
+    out = {}
+    for man in (plain, noisy):
+        write_json(tmp_path / f"{man['name']}.json", man)
+        embed_stage(manifest_path=str(tmp_path / f"{man['name']}.json"),
+                    sequences_path=str(tmp_path / "seqs.txt"),
+                    out_embeddings=str(tmp_path / f"{man['name']}.npy"),
+                    out_meta=str(tmp_path / f"{man['name']}.meta.json"), batch_size=16,
+                    device="cpu")
+        out[man["name"]] = read_npy(tmp_path / f"{man['name']}.npy")
+    n = len(out["tiny"])
+    np.testing.assert_allclose(out["tiny-latent"].std(0), sigma, rtol=5 / np.sqrt(2 * n))
+    assert not np.allclose(out["tiny"].std(0), sigma, rtol=0.2)
+    m_plain, _ = classification_model(plain, 2, "single_label_classification")
+    m_noisy, _ = classification_model(noisy, 2, "single_label_classification")
+    assert not hasattr(m_plain, "latentgeom_latent_noise")
+    assert m_noisy.latentgeom_latent_noise == {"alpha": 1.0, "seed": 0, "model": "tiny-latent",
+                                               "layer": -1}
+    with pytest.raises(ValueError, match="weight noise"):
+        ln.apply_from_manifest(m_plain, dict(noisy, alpha=0.1))

@@ -144,3 +144,33 @@ def attach(model, *, alpha: float, sigma, seed: int, name: str, layer: int = -1)
     model.latentgeom_latent_noise = {"alpha": hook.alpha, "seed": hook.seed, "model": name,
                                      "layer": int(layer)}
     return hook, handle
+
+
+# ----------------------------------------------------------------------------- manifests
+def latent_manifest_record(*, alpha: float, seed: int, sigma, layer: int = -1) -> dict:
+    """The ``latent_noise`` record of a model manifest: the model is the manifest's weights
+    (the base's, unperturbed: the manifest's own ``alpha`` is Eq. 1's and stays 0) with this
+    hook on ``layer``; sigma is stored as a list so the manifest alone rebuilds the model."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    if sigma.ndim != 1 or not np.isfinite(sigma).all() or (sigma < 0).any():
+        raise ValueError("latent noise sigma: expected a 1-D vector of finite stds >= 0")
+    return {"alpha": check_alpha(alpha), "seed": int(seed), "layer": int(layer),
+            "sigma": [float(s) for s in sigma]}
+
+
+def apply_from_manifest(model, manifest: dict):
+    """Attach the hook a manifest's ``latent_noise`` record describes (seeded by the record's
+    seed and the manifest's ``name``); ``None`` when the manifest has no such record. Called
+    wherever a model is built from a manifest (embedding, fine-tuning), so both see it."""
+    rec = manifest.get("latent_noise")
+    if not rec:
+        return None
+    missing = [k for k in ("alpha", "seed", "layer", "sigma") if k not in rec]
+    if missing:
+        raise ValueError(f"manifest of {manifest.get('name')!r}: latent_noise record lacks "
+                         f"{missing}")
+    if float(manifest.get("alpha") or 0.0) != 0.0:
+        raise ValueError(f"manifest of {manifest.get('name')!r}: latent noise on top of Eq. 1's "
+                         f"weight noise (alpha {manifest.get('alpha')}) is not a defined model")
+    return attach(model, alpha=rec["alpha"], sigma=rec["sigma"], seed=rec["seed"],
+                  name=str(manifest.get("name")), layer=rec["layer"])

@@ -145,6 +145,8 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     checksum = require_checksum(manifest, manifest_path)
     t0 = time.time()
     model, tok = models.load_from_manifest(manifest)
+    from .latentnoise import apply_from_manifest  # i21p: latent noise (docs/latent-noise.md)
+    apply_from_manifest(model, manifest)  # i21p: no-op without a latent_noise record
     _say(f"model {manifest['name']} ready in {time.time() - t0:.1f}s; embedding {len(seqs)} "
          f"sequences")
     t0 = time.time()
@@ -384,6 +386,8 @@ def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: li
     manifest = read_json(manifest_path)
     checksum = require_checksum(manifest, manifest_path)
     model, tok = models.load_from_manifest(manifest)
+    from .latentnoise import apply_from_manifest  # i21p: latent noise (docs/latent-noise.md)
+    apply_from_manifest(model, manifest)  # i21p: no-op without a latent_noise record
     dev = pick_device(device)
     max_length = max_length or embed.default_max_length(model, tok)
     ids = embed.tokenize(tok, seqs, max_length)
