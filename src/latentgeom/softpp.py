@@ -44,7 +44,8 @@ tau sets how soft the assignment is in units of squared distance. :func:`tau_rul
 data-scaled choice per quantizer: ``"margin"`` (default) the median over points and codebooks of
 the gap between the second-nearest and the nearest squared distance (a typical point then puts
 e^-1 of its nearest cell's weight on the runner-up), ``"nearest"`` the median squared distance to
-the nearest centroid (much softer in high dimensions, where distances concentrate).
+the nearest centroid (softer or sharper than the margin rule depending on the quantizer: for an
+additive quantizer the residual's nearest distance is the reconstruction error, often small).
 """
 
 from __future__ import annotations
