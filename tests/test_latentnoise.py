@@ -193,3 +193,26 @@ def test_a_manifest_record_reaches_both_halves(tmp_path, tiny_bert):
                                                "layer": -1}
     with pytest.raises(ValueError, match="weight noise"):
         ln.apply_from_manifest(m_plain, dict(noisy, alpha=0.1))
+
+
+def test_latent_manifest_from_base_embeddings(tmp_path, tiny_bert):
+    """latent_manifest: sigma from the base's embeddings (file checked), weights the base's;
+    the manifest then embeds as the noisy model (round trip through load + apply)."""
+    from latentgeom.io import write_npy
+    from latentgeom.models import load_from_manifest
+
+    X = RNG.standard_normal((500, 32)).astype(np.float32) * 2.0
+    write_npy(tmp_path / "base.npy", X)
+    man = ln.latent_manifest(name="tiny_latent_a0.5_s0", base=f"path:{tiny_bert}", alpha=0.5,
+                             seed=0, base_embeddings=str(tmp_path / "base.npy"))
+    assert man["alpha"] == 0.0 and man["perturbation"] == "latent"
+    np.testing.assert_allclose(man["latent_noise"]["sigma"], X.std(0), rtol=1e-5)
+    rec = man["latent_noise"]
+    assert rec["alpha"] == 0.5 and len(rec["sigma_from_sha256"]) == 64
+    model, tok = load_from_manifest(man)  # checksum: the base's weights
+    hook, _ = ln.apply_from_manifest(model, man)
+    assert hook.alpha == 0.5 and hook.model == "tiny_latent_a0.5_s0"
+    with pytest.raises(ValueError, match="columns"):
+        write_npy(tmp_path / "bad.npy", X[:, :10])
+        ln.latent_manifest(name="x", base=f"path:{tiny_bert}", alpha=0.5, seed=0,
+                           base_embeddings=str(tmp_path / "bad.npy"))

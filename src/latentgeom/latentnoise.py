@@ -174,3 +174,30 @@ def apply_from_manifest(model, manifest: dict):
                          f"weight noise (alpha {manifest.get('alpha')}) is not a defined model")
     return attach(model, alpha=rec["alpha"], sigma=rec["sigma"], seed=rec["seed"],
                   name=str(manifest.get("name")), layer=rec["layer"])
+
+
+def latent_manifest(*, name: str, base: str, alpha: float, seed: int, base_embeddings: str,
+                    layer: int = -1, architecture: str = "",
+                    scope: str = "encoder_weights") -> dict:
+    """The manifest of a latent-noise model (what a perturb step for ``perturbation: latent``
+    writes): the base's unperturbed weights (Eq. 1's alpha 0, checksum-verified like any
+    manifest), ``"perturbation": "latent"``, and the :func:`latent_manifest_record` with sigma
+    = :func:`dimension_std` of ``base_embeddings`` (the base model's token vectors of ``layer``
+    on the sample, checked against their ``embeddings.json``; its SHA-256 is recorded)."""
+    from . import models
+    from .integrity import check_embeddings
+    from .io import read_npy
+
+    digest = check_embeddings(base_embeddings)
+    X = read_npy(base_embeddings, mmap=True)
+    model, _, changed = models.perturbed_model(base, 0.0, seed, scope)
+    if X.shape[1] != int(model.config.hidden_size):
+        raise ValueError(f"{base_embeddings}: {X.shape[1]} columns, but {base} has hidden size "
+                         f"{model.config.hidden_size} (embeddings of another model?)")
+    rec = latent_manifest_record(alpha=alpha, seed=seed, sigma=dimension_std(X), layer=layer)
+    rec["sigma_from_sha256"] = digest
+    block_for_layer(model, layer)  # refuses a layer the hook cannot sit on, before writing
+    return models.make_manifest(name=name, base=base, alpha=0.0, seed=seed, scope=scope,
+                                architecture=architecture or name, model=model,
+                                changed=changed,
+                                extra={"perturbation": "latent", "latent_noise": rec})
