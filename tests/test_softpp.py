@@ -190,6 +190,8 @@ def test_bad_input_named():
         sp.soft_pp(X[:, :2], C[:, :, :2].repeat(1, 0), "additive", 1.0)
     with pytest.raises(ValueError, match="codes"):
         sp.soft_pp(X, C, "product", 1.0, codes=np.zeros((20, 2), int))
+    with pytest.raises(ValueError, match="no points"):
+        sp.soft_pp(X[:0], C, "product", 1.0)
     with pytest.raises(ValueError, match="variant"):
         sp.soft_pp(X, C, "product", 1.0, variant="mine")
 

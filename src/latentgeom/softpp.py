@@ -70,6 +70,8 @@ def _as_points(X):
         X = torch.as_tensor(np.asarray(X, dtype=np.float64))
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D matrix (rows = points), got shape {tuple(X.shape)}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X: no points (shape {tuple(X.shape)})")
     if not X.dtype.is_floating_point:
         raise ValueError(f"X: expected a floating dtype, got {X.dtype}")
     return X
