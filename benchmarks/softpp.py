@@ -116,7 +116,8 @@ def figure(long, models, path: Path, target: str = "glue_average") -> None:
 
     pert = models[models["kind"] == "perturbed"].set_index("model")
     names = list(dict.fromkeys(long["quantizer"]))
-    fig, axes = plt.subplots(len(names), 2, figsize=(9, 3.6 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), 2, figsize=(9.5, 3.8 * len(names)), squeeze=False,
+                             layout="constrained")
     for i, name in enumerate(names):
         g = long[(long["quantizer"] == name) & long["model"].isin(pert.index)]
         a = pert.loc[g["model"], "alpha"].to_numpy(float)
