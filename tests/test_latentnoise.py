@@ -155,6 +155,16 @@ def test_hook_is_active_in_fine_tuning(tmp_path, tiny_bert):
         scores[alpha] = res.metrics["score"]
         assert hook.draws >= 4 * 10 + 1  # every training step and the dev pass
     assert scores[0.5] >= 0.9 and scores[1.0] <= 0.7, scores
+    # the other engine (transformers' Trainer, as run_glue.py) runs the same hooked model
+    from latentgeom.glue.run_glue import train_and_evaluate as run_glue_engine
+
+    _, splits = load_cache(tmp_path / "cache", task)
+    model, _ = classification_model(man, task.num_labels, task.problem_type, seed=7)
+    hook, _ = ln.attach(model, alpha=1.0, sigma=np.ones(32), seed=0, name="tiny")
+    one = Hyperparameters.from_dict({"learning_rate": 1e-3, "batch_size": 16, "epochs": 1,
+                                     "max_length": 32, "seed": 7})
+    res = run_glue_engine(model, task, splits, one, device="cpu")
+    assert hook.draws >= 10 + 1 and res.metrics["score"] <= 0.7
 
 
 def test_a_manifest_record_reaches_both_halves(tmp_path, tiny_bert):
