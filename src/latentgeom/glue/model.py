@@ -55,6 +55,8 @@ def classification_model(manifest: dict[str, Any], num_labels: int, problem_type
     if missing:
         print(f"note: {len(missing)} pooler tensor(s) not in the encoder, freshly initialised")
     del encoder
+    from ..latentnoise import apply_from_manifest  # latent noise (docs/latent-noise.md)
+    apply_from_manifest(model, manifest)  # a no-op without a latent_noise record
     return model, tok
 
 

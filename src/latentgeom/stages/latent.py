@@ -25,6 +25,7 @@ from ..io import (
     write_npz,
     write_text,
 )
+from ..latentnoise import apply_from_manifest
 from ..provenance import provenance, say
 
 
@@ -82,6 +83,7 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     checksum = require_checksum(manifest, manifest_path)
     t0 = time.time()
     model, tok = models.load_from_manifest(manifest)
+    apply_from_manifest(model, manifest)  # latent noise: a no-op without a latent_noise record
     say(f"model {manifest['name']} ready in {time.time() - t0:.1f}s; embedding {len(seqs)} "
         f"sequences")
     t0 = time.time()
@@ -121,6 +123,7 @@ def embed_layers_stage(*, manifest_path: str, sequences_path: str, out_paths: li
     manifest = read_json(manifest_path)
     checksum = require_checksum(manifest, manifest_path)
     model, tok = models.load_from_manifest(manifest)
+    apply_from_manifest(model, manifest)  # latent noise: a no-op without a latent_noise record
     dev = pick_device(device)
     max_length = max_length or embed.default_max_length(model, tok)
     ids = embed.tokenize(tok, seqs, max_length)
