@@ -130,3 +130,17 @@ def test_published_data_ranking():
     assert pp["rank"] == 1 and pp.n == 125
     assert pp.r2_in == pytest.approx(0.90 ** 2, abs=0.02)
     assert 0.7 < pp.q2 < pp.r2_in
+
+
+def test_too_few_models_give_an_empty_table_with_its_columns(tmp_path):
+    from latentgeom.geometry_stages import ranking_stage
+
+    df = _synthetic(n_per=2)
+    df = df[df.architecture == "a"]  # two perturbed models
+    assert list(R.rank_measures(df, ["x.good"]).columns) == list(R.COLUMNS)
+    df.to_csv(tmp_path / "models.csv", index=False)
+    t = ranking_stage(table_path=str(tmp_path / "models.csv"),
+                      out_table=str(tmp_path / "ranking.csv"),
+                      out_figure=str(tmp_path / "ranking.png"), bootstrap=10)
+    assert t.empty and (tmp_path / "ranking.png").stat().st_size > 1000
+    assert list(pd.read_csv(tmp_path / "ranking.csv").columns) == ["variant", *R.COLUMNS]

@@ -35,6 +35,9 @@ from .analysis import TARGET
 
 CV_KINDS = ("loo", "alpha_kfold")
 NONE = "(none)"  #: the candidate without a measure: the baseline of q2
+#: the columns of :func:`rank_measures`
+COLUMNS = ("scope", "cv", "n_measures", "measures", "n", "rmse", "rmse_lo", "rmse_hi", "q2",
+           "q2_lo", "q2_hi", "r2_in", "d_mse", "d_lo", "d_hi", "reference", "rank", "level")
 
 
 def loo_residuals(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -229,14 +232,15 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
     for row in rows:
         row.pop("_cand", None)
     out = pd.DataFrame(rows)
-    if out.empty:
-        return out
+    if out.empty:  # fewer than 3 perturbed models in every scope: no candidate
+        return pd.DataFrame(columns=list(COLUMNS))
     out["reference"] = reference or ""
     # by q2: each candidate's rmse is over its own usable models, its q2 against the baseline
     # on those same models, so q2 is the comparable one
     out["rank"] = (out.groupby(["scope", "cv", "n_measures"])["q2"]
                    .rank(method="min", ascending=False).astype("Int64"))
     out["level"] = level
+    out = out.reindex(columns=list(COLUMNS))  # d_* NaN without a reference
     return out.sort_values(["scope", "cv", "n_measures", "rank"], kind="stable",
                            ignore_index=True)
 
