@@ -37,7 +37,7 @@ import skdim, ripser  # imports outside the timing (the job imports them once)
 X = np.load(path, mmap_mode="r")
 t = time.perf_counter()
 if family == "baseline":  # imports and every page of the matrix, no measure
-    out = {"sum": float(np.asarray(X, dtype=np.float64).sum())}
+    out = {"sum": float(X.sum(dtype=np.float64))}
 elif family == "intrinsic_dimension":
     S = G.subsample(X, s["subsample"], s["seed"])
     out = {"TwoNN": G.twonn_dimension(S), "MLE": G.mle_dimension(S, s["mle_neighbors"])}

@@ -46,7 +46,7 @@ def test_ripser_on_a_circle_has_one_long_lived_loop():
 
 def test_h0_total_is_the_minimum_spanning_tree_length():
     from scipy.sparse.csgraph import minimum_spanning_tree
-    from scipy.spatial.distance import squareform, pdist
+    from scipy.spatial.distance import pdist, squareform
 
     X = np.random.default_rng(1).standard_normal((60, 5))
     mst = minimum_spanning_tree(squareform(pdist(X))).sum()
@@ -147,3 +147,17 @@ def test_schema_defaults_are_the_modules():
     props = schema["properties"]["geometry"]["properties"]
     assert {k: props[k]["default"] for k in G.DEFAULTS} == G.DEFAULTS
     assert props["enabled"]["default"] is False
+
+
+def test_cli_geometry_writes_the_json(tmp_path):
+    import json
+
+    from latentgeom.cli import main
+
+    np.save(tmp_path / "x.npy", _linear_subspace(n=600, k=3, d=16).astype(np.float32))
+    assert main(["geometry", str(tmp_path / "x.npy"), "--out", str(tmp_path / "g.json"),
+                 "--subsample", "500", "--topology-subsample", "100"]) == 0
+    out = json.loads((tmp_path / "g.json").read_text())
+    assert list(out["geometry"]) == list(G.GEOMETRY_MEASURES)
+    assert out["geometry"]["TwoNN"] == pytest.approx(3, abs=0.4)
+    assert out["provenance"]["config"]["subsample"] == 500 and out["seconds"]["topology"] >= 0

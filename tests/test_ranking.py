@@ -144,3 +144,15 @@ def test_too_few_models_give_an_empty_table_with_its_columns(tmp_path):
                       out_figure=str(tmp_path / "ranking.png"), bootstrap=10)
     assert t.empty and (tmp_path / "ranking.png").stat().st_size > 1000
     assert list(pd.read_csv(tmp_path / "ranking.csv").columns) == ["variant", *R.COLUMNS]
+
+
+def test_cli_ranks_the_published_data(tmp_path):
+    from latentgeom.cli import main
+
+    table = tmp_path / "models.csv"
+    assert main(["import-published", str(PUBLISHED), "--out", str(table)]) == 0
+    assert main(["rank", str(table), "--out", str(tmp_path / "ranking.csv"), "--figure",
+                 str(tmp_path / "ranking.png"), "--bootstrap", "50", "--folds", "4"]) == 0
+    r = pd.read_csv(tmp_path / "ranking.csv")
+    assert set(r.cv) == {"loo", "alpha_kfold"} and (r.reference == "additive.PP").all()
+    assert (tmp_path / "ranking.pdf").stat().st_size > 1000

@@ -176,6 +176,22 @@ def _import_published(a: argparse.Namespace) -> None:
     print(f"{len(df)} models -> {a.out}")
 
 
+def _geometry(a: argparse.Namespace) -> None:  # issue 21
+    from .geometry_stages import geometry_stage
+
+    geometry_stage(embeddings_path=a.embeddings, out_path=a.out, subsample=a.subsample,
+                   topology_subsample=a.topology_subsample, seed=a.seed)
+    print(a.out)
+
+
+def _rank(a: argparse.Namespace) -> None:  # issue 21
+    from .geometry_stages import ranking_stage
+
+    ranking_stage(table_path=a.table, out_table=a.out, out_figure=a.figure, folds=a.folds,
+                  bootstrap=a.bootstrap, seed=a.seed, reference=a.reference)
+    print(a.out)
+
+
 def _verify(a: argparse.Namespace) -> None:
     from .integrity import FingerprintError, audit_results, rebuild_command
 
@@ -359,6 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("directory", help="folder with bert_small_metrics.csv etc.")
     s.add_argument("--out", required=True, help="models.csv to write")
     s.set_defaults(func=_import_published)
+
+    # issue 21 (latentgeom.geometry_stages): other geometry; the out-of-sample ranking
+    s = sub.add_parser("geometry", help="TwoNN, MLE, persistence, RankMe, alpha-ReQ and "
+                       "anisotropy of a token matrix (.npy) as JSON")
+    s.add_argument("embeddings")
+    s.add_argument("--out", required=True, help="JSON to write")
+    s.add_argument("--subsample", type=int, default=5000)
+    s.add_argument("--topology-subsample", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_geometry)
+    s = sub.add_parser("rank", help="out-of-sample ranking of a model table's measures as "
+                       "predictors of the GLUE average (CSV + figure)")
+    s.add_argument("table", help="models.csv (e.g. from import-published)")
+    s.add_argument("--out", required=True, help="ranking CSV to write")
+    s.add_argument("--figure", required=True, help="figure path (PNG; a PDF beside it)")
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--bootstrap", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--reference", default="additive.PP")
+    s.set_defaults(func=_rank)
 
     s = sub.add_parser("verify", help="check that every artifact of a results folder "
                        "was built from the files beside it (fingerprints)")

@@ -26,14 +26,14 @@ def geometry_stage(*, embeddings_path: str, out_path: str, model: str | None = N
     the seconds per family, the settings, versions and the fingerprints of the matrix."""
     from . import geometry
     from .integrity import check_embeddings
-    from .stages import load_matrix
+    from .io import read_npy
 
     unknown = sorted(set(settings) - set(geometry.DEFAULTS))
     if unknown:
         raise ValueError(f"geometry: unknown settings {unknown} (expected some of "
                          f"{sorted(geometry.DEFAULTS)})")
     digest = check_embeddings(embeddings_path)
-    X = load_matrix(embeddings_path)
+    X = read_npy(embeddings_path, mmap=True)  # (latentgeom.geometry checks shape and dtype)
     values, seconds = geometry.geometry_measures_timed(X, **settings)
     _say(f"geometry of {X.shape[0]} x {X.shape[1]} in {sum(seconds.values()):.1f}s "
          f"({', '.join(f'{k} {v:.1f}s' for k, v in seconds.items())}): {json.dumps(values)}")
@@ -80,8 +80,8 @@ def ranking_stage(*, table_path: str, out_table: str, out_figure: str, folds: in
     """``analysis/ranking.csv`` (:func:`latentgeom.ranking.rank_table`, every definition the
     table has) and its figure (``out_figure`` without its suffix: PNG and PDF; ``variant``'s
     rows, or the first variant present)."""
-    from .ranking_plot import figure_ranking
     from .ranking import rank_table
+    from .ranking_plot import figure_ranking
 
     table = rank_table(read_csv(table_path), k=folds, pairs=pairs, n_boot=bootstrap,
                        seed=seed, level=level, reference=reference)

@@ -149,7 +149,7 @@ def _interval(v: np.ndarray, level: float) -> tuple[float, float]:
 
 def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5,
                   n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-                  reference: str | None = "additive.PP") -> "pd.DataFrame":  # noqa: F821
+                  reference: str | None = "additive.PP") -> pd.DataFrame:  # noqa: F821
     """The out-of-sample ranking of ``measures`` (and, with ``pairs``, of every pair of them) as
     predictors of the GLUE average of the perturbed models of ``df`` (a model table, one
     definition of the measures: :func:`latentgeom.analysis.select_variant`).
@@ -158,7 +158,8 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
     ``n_measures`` (0: the baseline, 1, 2), ``measures`` (``a + b`` for a pair), ``n``,
     ``rmse`` with its bootstrap interval ``rmse_lo``/``rmse_hi``, ``q2`` (``q2_lo``/``q2_hi``),
     ``r2_in`` (in-sample R^2 of the same fit), ``d_mse`` (MSE minus the ``reference``'s, on the
-    models both have; ``d_lo``/``d_hi``), ``rank`` (by q2, best first, within scope, cv and n_measures).
+    models both have; ``d_lo``/``d_hi``), ``rank`` (by q2, best first, within scope, cv and
+    n_measures).
     """
     import pandas as pd
 
@@ -245,7 +246,7 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
                            ignore_index=True)
 
 
-def rank_table(df, *, variants: Sequence[str] | None = None, **kw) -> "pd.DataFrame":  # noqa: F821
+def rank_table(df, *, variants: Sequence[str] | None = None, **kw) -> pd.DataFrame:  # noqa: F821
     """:func:`rank_measures` under every definition the model table has (``variant`` column
     first): the paper's (with any other ``<group>.<name>`` columns, e.g. ``geometry.*``) and
     the authors'."""
