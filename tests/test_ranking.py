@@ -130,6 +130,19 @@ def test_published_data_ranking():
     assert pp["rank"] == 1 and pp.n == 125
     assert pp.r2_in == pytest.approx(0.90 ** 2, abs=0.02)
     assert 0.7 < pp.q2 < pp.r2_in
+    # docs/geometry-and-ranking.md: on RoBERTa and pooled another measure ranks first, but its
+    # lead over PP is within the paired interval
+    for scope, best in (("roberta", "additive.PD_EEE"), ("pooled", "product.RI")):
+        row = loo.loc[(scope, best)]
+        assert row["rank"] == 1 and row.d_lo < 0 < row.d_hi
+    # ... and the best pair everywhere but BERT-base is EEE + IsoScore, well ahead of every single
+    # measure although IsoScore alone predicts nothing (q2 about 0)
+    pairs = r[(r.cv == "loo") & (r.n_measures == 2) & (r["rank"] == 1)].set_index("scope")
+    for scope in ("bert-small", "roberta", "pooled"):
+        assert pairs.loc[scope, "measures"] == "spread.EEE + spread.IS"
+        best_single = loo.xs(scope, level="scope").q2.max()
+        assert pairs.loc[scope, "q2_lo"] > best_single
+        assert loo.loc[(scope, "spread.IS")].q2 < 0.15
 
 
 def test_too_few_models_give_an_empty_table_with_its_columns(tmp_path):

@@ -91,33 +91,42 @@ def alpha_folds(alpha, k: int) -> np.ndarray:
     return np.array([fold_of.get(a, -1) for a in alpha])
 
 
+def _design(vals: np.ndarray, arch: np.ndarray | None) -> np.ndarray:
+    cols = [np.ones(len(vals)), *vals.T]
+    if arch is not None:
+        cols += [(arch == a).astype(float) for a in list(dict.fromkeys(arch))[1:]]
+    return np.column_stack(cols)
+
+
 def design(df, measures: Sequence[str], pooled: bool) -> np.ndarray:
     """The OLS design: an intercept, the measures, and (``pooled``) a dummy per architecture
     but the first (treatment coding, as statsmodels' ``C(architecture)``)."""
-    cols = [np.ones(len(df))] + [df[m].to_numpy(dtype=float) for m in measures]
-    if pooled:
-        archs = list(dict.fromkeys(df["architecture"]))
-        cols += [(df["architecture"] == a).to_numpy(dtype=float) for a in archs[1:]]
-    return np.column_stack(cols)
+    vals = df[list(measures)].to_numpy(dtype=float).reshape(len(df), len(measures))
+    return _design(vals, df["architecture"].to_numpy() if pooled else None)
+
+
+def _held_out(X: np.ndarray, y: np.ndarray, alpha: np.ndarray, cv: str, k: int) -> np.ndarray:
+    if cv == "loo":
+        return loo_residuals(X, y)
+    if cv == "alpha_kfold":
+        return fold_residuals(X, y, alpha_folds(alpha, k))
+    raise ValueError(f"cv: expected one of {CV_KINDS}, got {cv!r}")
 
 
 def held_out_residuals(df, measures: Sequence[str], cv: str, pooled: bool,
                        k: int = 5) -> np.ndarray:
     """Held-out residuals of ``glue_average ~ measures [+ architecture]`` on the rows of ``df``
     (all usable: finite measures and target), by ``cv`` (``loo`` or ``alpha_kfold``)."""
-    X = design(df, measures, pooled)
-    y = df[TARGET].to_numpy(dtype=float)
-    if cv == "loo":
-        return loo_residuals(X, y)
-    if cv == "alpha_kfold":
-        return fold_residuals(X, y, alpha_folds(df["alpha"], k))
-    raise ValueError(f"cv: expected one of {CV_KINDS}, got {cv!r}")
+    return _held_out(design(df, measures, pooled), df[TARGET].to_numpy(dtype=float),
+                     df["alpha"].to_numpy(dtype=float), cv, k)
 
 
 def in_sample_r2(df, measures: Sequence[str], pooled: bool) -> float:
     """R^2 of the same OLS fitted on every row (what the paper reports)."""
-    X = design(df, measures, pooled)
-    y = df[TARGET].to_numpy(dtype=float)
+    return _r2(design(df, measures, pooled), df[TARGET].to_numpy(dtype=float))
+
+
+def _r2(X: np.ndarray, y: np.ndarray) -> float:
     if len(y) <= _rank(X):
         return float("nan")
     e = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
@@ -182,21 +191,30 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
         if n < 3:
             continue
         C = bootstrap_counts(n, n_boot, seed)
-        y_ok = np.isfinite(sub[TARGET].to_numpy(dtype=float))
+        y = sub[TARGET].to_numpy(dtype=float)
+        y_ok = np.isfinite(y)
+        alpha = sub["alpha"].to_numpy(dtype=float)
+        arch = sub["architecture"].to_numpy() if pooled else None
+        V = sub[measures].to_numpy(dtype=float)  # numpy from here on: pandas indexing is slow
+        col = {m: i for i, m in enumerate(measures)}
         for cv in CV_KINDS:
             sq: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
             base_cache: dict[bytes, np.ndarray] = {}
             for cand in cands:
-                vals = sub[list(cand)].to_numpy(dtype=float) if cand else np.zeros((n, 0))
+                vals = V[:, [col[m] for m in cand]]
                 ok = y_ok & np.isfinite(vals).all(axis=1)
                 e = np.full(n, np.nan)
                 base = np.full(n, np.nan)
+                r2_in = float("nan")
                 if ok.sum() >= 3:
-                    e[ok] = held_out_residuals(sub[ok], cand, cv, pooled, k)
+                    a_ok = arch[ok] if arch is not None else None
+                    X = _design(vals[ok], a_ok)
+                    e[ok] = _held_out(X, y[ok], alpha[ok], cv, k)
+                    r2_in = _r2(X, y[ok])
                     key = ok.tobytes()
                     if key not in base_cache:
                         b = np.full(n, np.nan)
-                        b[ok] = held_out_residuals(sub[ok], (), cv, pooled, k)
+                        b[ok] = _held_out(_design(vals[ok][:, :0], a_ok), y[ok], alpha[ok], cv, k)
                         base_cache[key] = b
                     base = base_cache[key]
                 use = ok & np.isfinite(e) & np.isfinite(base)
@@ -214,8 +232,7 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
                              "measures": " + ".join(cand) if cand else NONE,
                              "n": int(use.sum()), "rmse": np.sqrt(mse), "rmse_lo": rl,
                              "rmse_hi": rh, "q2": q2, "q2_lo": ql, "q2_hi": qh,
-                             "r2_in": in_sample_r2(sub[ok], cand, pooled) if ok.sum() >= 3
-                             else float("nan"), "_cand": cand})
+                             "r2_in": r2_in, "_cand": cand})
             if reference is not None:
                 rsq, ruse = sq[(reference,)]
                 for row in rows:
