@@ -188,7 +188,8 @@ def _rank(a: argparse.Namespace) -> None:  # issue 21
     from .geometry_stages import ranking_stage
 
     ranking_stage(table_path=a.table, out_table=a.out, out_figure=a.figure, folds=a.folds,
-                  bootstrap=a.bootstrap, seed=a.seed, reference=a.reference)
+                  pairs=not a.no_pairs, bootstrap=a.bootstrap, seed=a.seed,
+                  reference=a.reference)
     print(a.out)
 
 
@@ -394,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bootstrap", type=int, default=1000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--reference", default="additive.PP")
+    s.add_argument("--no-pairs", action="store_true", help="single measures only")
     s.set_defaults(func=_rank)
 
     s = sub.add_parser("verify", help="check that every artifact of a results folder "
