@@ -5,20 +5,16 @@
 GEOMETRY = config["geometry"]  # defaults from the schema
 RANKING = config["ranking"]
 GEOMETRY_SETTINGS = {k: v for k, v in GEOMETRY.items() if k != "enabled"}
-
-
-def geometry_inputs():
-    """The per-model geometry files models_table joins (none while geometry is off)."""
-    if not GEOMETRY["enabled"]:
-        return []
-    return expand(res("measures/geometry/{model}.json"), model=sorted(MODELS))
-
-
-def geometry_targets():
-    """What `all` asks for: the ranking (which reads models.csv, geometry columns included)."""
-    if not RANKING["enabled"]:
-        return [*geometry_inputs()]
-    return [*geometry_inputs(), res("analysis/ranking.csv"), res("figures/ranking.png")]
+# the per-model files models_table joins (none while geometry is off)
+GEOMETRY_FILES = (
+    expand(res("measures/geometry/{model}.json"), model=sorted(MODELS))
+    if GEOMETRY["enabled"]
+    else []
+)
+# what `all` asks for (the ranking reads models.csv, geometry columns included)
+GEOMETRY_TARGETS = GEOMETRY_FILES + (
+    [res("analysis/ranking.csv"), res("figures/ranking.png")] if RANKING["enabled"] else []
+)
 
 
 rule geometry:
