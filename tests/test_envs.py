@@ -130,6 +130,8 @@ STAND_IN_PARAMS = {
     "glue_minibench": {"out_dir", "tasks", "sizes", "seed"},
     "glue_cache": {"source", "tokenizer", "max_length"},
     "analyze": {"outliers", "variant"},
+    "geometry": {"settings"},  # issue 21 (geometry.smk)
+    "ranking": {"folds", "pairs", "bootstrap", "seed", "level", "reference", "variant"},
 }
 
 
