@@ -165,7 +165,8 @@ def test_cli_ranks_the_published_data(tmp_path):
     table = tmp_path / "models.csv"
     assert main(["import-published", str(PUBLISHED), "--out", str(table)]) == 0
     assert main(["rank", str(table), "--out", str(tmp_path / "ranking.csv"), "--figure",
-                 str(tmp_path / "ranking.png"), "--bootstrap", "50", "--folds", "4", "--no-pairs"]) == 0
+                 str(tmp_path / "ranking.png"), "--bootstrap", "50", "--folds", "4",
+                 "--no-pairs"]) == 0
     r = pd.read_csv(tmp_path / "ranking.csv")
     assert set(r.cv) == {"loo", "alpha_kfold"} and (r.reference == "additive.PP").all()
     assert set(r.n_measures) == {0, 1}
