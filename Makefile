@@ -48,7 +48,7 @@ $(BIN)/latentgeom: pyproject.toml
 	@echo "torch: $(TORCH) (TORCH_VARIANT=$(TORCH_VARIANT))"
 	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --no-index --no-deps $(TORCH) 2>/dev/null ||) \
 	  $(BIN)/python -m pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[demo,test,$(FAISS)]" $(if $(LOCKED),-c $(LOCK))
+	$(BIN)/python -m pip install --quiet -e ".[demo,test,geometry,$(FAISS)]" $(if $(LOCKED),-c $(LOCK))
 	touch $@
 
 setup: $(BIN)/latentgeom

@@ -40,6 +40,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/latent.smk"
+include: "workflow/rules/geometry.smk"  # issue 21: other geometry, ranking (opt-in)
 include: "workflow/rules/glue.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/predict.smk"

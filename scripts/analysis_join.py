@@ -5,4 +5,5 @@ from latentgeom.stages import models_table_stage
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
     models_table_stage(measures_path=sm.input.measures, glue_path=sm.input.glue,
-                       out_path=sm.output.table)
+                       out_path=sm.output.table,
+                       geometry_paths=list(sm.input.geometry) or None)  # issue 21

@@ -130,6 +130,8 @@ STAND_IN_PARAMS = {
     "glue_minibench": {"out_dir", "tasks", "sizes", "seed"},
     "glue_cache": {"source", "tokenizer", "max_length"},
     "analyze": {"outliers", "variant"},
+    "geometry": {"settings"},  # issue 21 (geometry.smk)
+    "ranking": {"folds", "pairs", "bootstrap", "seed", "level", "reference", "variant"},
 }
 
 
@@ -320,7 +322,12 @@ def test_latent_env_builds_and_runs_sample_embed_quantize_measures(fresh_env):
                    params={"quantizers": ["additive", "product"], "seed": 0})
     measures = json.loads(out.read_text())
     assert {"spread", "additive", "product"} <= set(measures)
-    env.imports("datasets", "gensim", "faiss", "scipy.stats", "pandas", "tqdm")
+    geo = root / "measures" / "geometry" / "m.json"  # issue 21 (geometry.smk)
+    env.run_script("geometry", "geometry.py", wildcards={"model": "m"}, input={"embeddings": emb},
+                   output={"json": str(geo)},
+                   params={"settings": {"subsample": 100, "topology_subsample": 50}})
+    assert {"TwoNN", "H1_long", "RankMe"} <= set(json.loads(geo.read_text())["geometry"])
+    env.imports("datasets", "gensim", "faiss", "scipy.stats", "pandas", "tqdm", "skdim", "ripser")
 
 
 @pytest.mark.envbuild
@@ -366,6 +373,12 @@ def test_analysis_env_builds_and_runs_analyze(fresh_env):
                            "extra": [str(out / n) for n in names]},
                    params={"outliers": [], "variant": "paper"})
     assert (out / "table2.csv").is_file() and (out / "predictions.csv").is_file()
+    env.run_script("ranking", "ranking.py", input={"table": str(table)},  # issue 21
+                   output={"table": str(out / "ranking.csv"), "png": str(out / "ranking.png"),
+                           "pdf": str(out / "ranking.pdf")},
+                   params={"folds": 3, "pairs": True, "bootstrap": 20, "seed": 0, "level": 0.9,
+                           "reference": "additive.PP", "variant": "paper"})
+    assert (out / "ranking.png").is_file() and (out / "ranking.csv").stat().st_size > 100
     env.imports("latentgeom.plots", "statsmodels.api", "matplotlib.pyplot")
 
 

@@ -204,6 +204,41 @@ def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
     assert sorted(set(la.layer)) == [0, 1, 2] and len(la) == 3 * 2 * 19
     assert (res / "figures/layers.png").stat().st_size > 1000
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}
+    geometry_and_ranking(tmp_path, cfg)
+
+
+def geometry_and_ranking(tmp_path: Path, cfg: Path) -> None:
+    """Issue 21's other geometry and ranking, switched on over the finished run: a geometry job
+    per model, the joined table and what reads it, nothing upstream."""
+    import pandas as pd
+
+    from latentgeom.geometry import GEOMETRY_MEASURES
+
+    c = yaml.safe_load(cfg.read_text())
+    c["geometry"] = {"enabled": True, "topology_subsample": 200}
+    c["ranking"] = {"enabled": True, "bootstrap": 50}
+    cfg.write_text(yaml.safe_dump(c))
+    jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
+    assert jobs.pop("geometry") == 3 and jobs.pop("models_table") == 1
+    assert jobs.pop("ranking") == 1
+    assert not {"perturb", "nonstandard", "sample", "embed", "quantize", "measures",
+                "measures_bootstrap", "glue_finetune"} & set(jobs), jobs
+    smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
+    res = tmp_path / "results"
+    models = pd.read_csv(res / "tables/models.csv")
+    cols = [f"geometry.{m}" for m in GEOMETRY_MEASURES]
+    assert set(cols) <= set(models.columns)
+    assert models[["geometry.RankMe", "geometry.alpha_ReQ", "geometry.anisotropy",
+                   "geometry.H0_total"]].notna().all().all()
+    g = yaml.safe_load((res / "measures/geometry/tiny_a0_s0.json").read_text())
+    assert g["geometry"]["RankMe"] == models.set_index("model").loc["tiny_a0_s0",
+                                                                     "geometry.RankMe"]
+    t2 = pd.read_csv(res / "analysis/table2.csv")  # analysed like the paper's measures
+    assert set(cols) <= set(t2.measure)
+    rank = pd.read_csv(res / "analysis/ranking.csv")
+    assert "q2" in rank.columns  # two perturbed models: too few to rank (tests/test_ranking.py)
+    assert (res / "figures/ranking.png").stat().st_size > 1000
+    assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}
 
 
 #: Rules that only join small files already made (a benchmark of them measures start-up only).
@@ -246,7 +281,8 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
     over = {"embed": {"layers": [3, -1]}, "measures": {"bootstrap": {"n": 4, "heavy": 1}},
             "quantize": {"sensitivity": {"methods": ["pq"], "M": [2], "nbits": [4]}},
             "glue": {"compare_engines": ["minilm_a0_s0"]},
-            "predict": {"models": {"other": {"source": "hub:org/model"}}}}
+            "predict": {"models": {"other": {"source": "hub:org/model"}}},
+            "geometry": {"enabled": True}, "ranking": {"enabled": True}}
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
     p = smk("-n", "--directory", str(tmp_path / "run"), "--configfile",
             str(REPO / "config/config.yaml"), str(tmp_path / "over.yaml"))

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import cli_analysis
+
 
 def _perturb(a: argparse.Namespace) -> None:
     from .stages import perturb_stage
@@ -150,33 +152,6 @@ def _glue_data(a: argparse.Namespace) -> None:
     print(json.dumps(minibench_stage(a.out, seed=a.seed), indent=2))
 
 
-def _analyze(a: argparse.Namespace) -> None:
-    from .stages import analyze_stage
-
-    outliers = [s for s in (a.outliers or "").split(",") if s]
-    res = analyze_stage(table_path=a.table, out_dir=a.out, outliers=outliers, variant=a.variant)
-    if a.figures:
-        import pandas as pd
-
-        from .analysis import select_variant
-        from .plots import make_figures
-
-        primary = res["primary"]
-        for p in make_figures(select_variant(pd.read_csv(a.table), primary), None,
-                              Path(a.out) / "figures",
-                              predictions=res["variants"][primary]["predictions"]):
-            print(p)
-
-
-def _import_published(a: argparse.Namespace) -> None:
-    from .io import write_csv
-    from .published import import_published
-
-    df = import_published(a.directory)
-    write_csv(a.out, df)
-    print(f"{len(df)} models -> {a.out}")
-
-
 def _verify(a: argparse.Namespace) -> None:
     from .integrity import FingerprintError, audit_results, rebuild_command
 
@@ -247,7 +222,6 @@ def _hyperparameter_flags(s: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .analysis import VARIANTS
 
     p = argparse.ArgumentParser(prog="latentgeom", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -347,22 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-weights", action="store_true", help="save the fine-tuned model")
     s.set_defaults(func=_finetune)
 
-    s = sub.add_parser("analyze", help="Pearson r, OLS, LM MSE (Tables 1-2) of a model table")
-    s.add_argument("table", help="models.csv (see `latentgeom.analysis` for its columns)")
-    s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--outliers", help="comma-separated non-standard models left out of "
-                                      "lm_mse_filtered")
-    s.add_argument("--figures", action="store_true", help="also draw the figures")
-    s.add_argument("--variant", choices=list(VARIANTS),
-                   help="primary definition of the measures for table1/table2 and the figures "
-                        "(default: paper if the table has it, else authors); every variant "
-                        "present also gets table1_<variant>/table2_<variant>")
-    s.set_defaults(func=_analyze)
-
-    s = sub.add_parser("import-published", help="the authors' published data as a model table")
-    s.add_argument("directory", help="folder with bert_small_metrics.csv etc.")
-    s.add_argument("--out", required=True, help="models.csv to write")
-    s.set_defaults(func=_import_published)
+    cli_analysis.add_commands(sub)  # analyze, import-published, geometry, rank
 
     s = sub.add_parser("verify", help="check that every artifact of a results folder "
                        "was built from the files beside it (fingerprints)")

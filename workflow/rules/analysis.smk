@@ -9,6 +9,7 @@ rule models_table:
     input:
         measures=res("tables/measures.csv"),
         glue=res("tables/glue.csv"),
+        geometry=GEOMETRY_FILES,  # geometry.smk (issue 21): [] unless geometry.enabled
     output:
         table=report(res("tables/models.csv"), caption="../report/models.rst", category="Tables"),
     log:

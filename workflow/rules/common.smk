@@ -186,6 +186,7 @@ def all_targets():
         *([res("analysis/layers.csv"), res("figures/layers.png")] if LAYERS else []),
         *predict_targets(),  # predict.smk: cards of predict.models (none by default)
         *GLUE_COMPARE,  # glue.compare_engines
+        *GEOMETRY_TARGETS,  # geometry.smk (issue 21): geometry.enabled, ranking.enabled
     ]
 
 

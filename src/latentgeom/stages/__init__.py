@@ -9,7 +9,9 @@ One module per part of the workflow, as its rules are split:
 - :mod:`.tables`: ``measures_table``, ``layers_table``, ``sensitivity_table``, ``models_table``
   (the ``tables/*.csv`` the analysis reads);
 - :mod:`.analysis`: ``analyze``, ``figures``, ``uncertainty``, ``sensitivity_analysis``,
-  ``layers_analysis`` (``workflow/rules/analysis.smk``).
+  ``layers_analysis`` (``workflow/rules/analysis.smk``);
+- :mod:`.geometry`: ``geometry`` (the other geometry of one latent matrix), ``ranking`` (the
+  out-of-sample ranking of a model table's measures) (``workflow/rules/geometry.smk``).
 
 Every stage is importable from here (``latentgeom.stages.<name>_stage``). The Snakemake scripts
 call them, and so does the ``latentgeom`` command line: ``latentgeom stage NAME --ARG VALUE``
@@ -30,6 +32,7 @@ from .analysis import (
     sensitivity_analysis_stage,
     uncertainty_stage,
 )
+from .geometry import add_geometry_columns, geometry_stage, ranking_stage
 from .latent import (
     bootstrap_stage,
     embed_layers_stage,
@@ -49,10 +52,11 @@ from .tables import (
 )
 
 __all__ = [
-    "analyze_stage", "bootstrap_stage", "embed_layers_stage", "embed_stage", "figures_stage",
-    "flatten_measures", "layers_analysis_stage", "layers_table_stage", "load_matrix",
-    "measures_stage", "measures_table_stage", "models_table_stage", "nonstandard_stage",
-    "perturb_stage", "quantize_stage", "read_quantized", "read_sequences", "sample_stage",
+    "add_geometry_columns", "analyze_stage", "bootstrap_stage", "embed_layers_stage",
+    "embed_stage", "figures_stage", "flatten_measures", "geometry_stage",
+    "layers_analysis_stage", "layers_table_stage", "load_matrix", "measures_stage",
+    "measures_table_stage", "models_table_stage", "nonstandard_stage", "perturb_stage",
+    "quantize_stage", "ranking_stage", "read_quantized", "read_sequences", "sample_stage",
     "sensitivity_analysis_stage", "sensitivity_measures_stage", "sensitivity_table_stage",
     "uncertainty_stage",
 ]

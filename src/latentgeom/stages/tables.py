@@ -103,12 +103,18 @@ def sensitivity_table_stage(*, measure_paths: list[str], models: list[str], out_
     return df
 
 
-def models_table_stage(*, measures_path: str, glue_path: str, out_path: str):
-    """``tables/models.csv``: the measures table joined to the GLUE table (one row a model)."""
+def models_table_stage(*, measures_path: str, glue_path: str, out_path: str,
+                       geometry_paths: list[str] | None = None):
+    """``tables/models.csv``: the measures table joined to the GLUE table (one row a model);
+    with ``geometry_paths`` (``geometry.enabled``) also the ``geometry.*`` columns."""
 
     from ..analysis import join_tables
 
     df = join_tables(read_csv(measures_path), read_csv(glue_path))
+    if geometry_paths:
+        from .geometry import add_geometry_columns
+
+        df = add_geometry_columns(df, geometry_paths)
     write_csv(out_path, df)
     say(f"{len(df)} models, {df.shape[1]} columns")
     return df
