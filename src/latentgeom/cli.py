@@ -112,7 +112,7 @@ def _predict(a: argparse.Namespace) -> None:
     from .predict import card_markdown, predict, write_card
 
     card = predict(a.model, a.reference, architecture=a.architecture, sequences=a.sample,
-                   variant=a.variant, device=a.device)
+                   variant=a.variant, device=a.device, threads=a.threads)
     write_card(card, f"{a.out}.md", f"{a.out}.json")
     print(card_markdown(card))
 
@@ -375,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", choices=["paper", "authors"],
                    help="refuse unless the reference's analysis used these definitions")
     s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, help="threads of every stage (default: as the "
+                   "reference recorded them; needed for the exact values of an older reference)")
     s.add_argument("--out", default="card", help="writes OUT.md and OUT.json (default: card)")
     s.set_defaults(func=_predict)
 

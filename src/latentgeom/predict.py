@@ -52,6 +52,17 @@ def _one(values: dict[str, Any], what: str, table: Path) -> Any:
     return json.loads(next(iter(distinct)))
 
 
+def common_execution(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The pools and devices most of the reference's models were computed with (a run resumed
+    with other ``--cores`` mixes them): what a new model is measured with."""
+    from collections import Counter
+
+    keys = Counter(json.dumps(r, sort_keys=True) for r in runs.values())
+    if not keys:
+        return {"embed": None, "quantize": {}, "measures": None, "device": None, "gpu": {}}
+    return json.loads(keys.most_common(1)[0][0])
+
+
 def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     """``(models table, settings)`` of a reference run (see the module docstring)."""
     from .integrity import sha256_file
@@ -72,11 +83,16 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     groups = sorted({c.removeprefix("authors:").split(".", 1)[0] for c in
                      measure_columns(df, None)} - {"spread"})
     embed, quant, mseed = {}, {g: {} for g in groups}, {}
+    runs: dict[str, dict[str, Any]] = {}  # per model: the pools and devices that computed it
     for name in df["model"].astype(str):
         latent = results / "latent" / name
+        run = runs[name] = {"embed": None, "quantize": {}, "measures": None, "device": None,
+                            "gpu": {}}
         if (latent / "embeddings.json").is_file():
-            cfg = read_json(latent / "embeddings.json")["config"]
-            embed[name] = {k: cfg.get(k) for k in ("layer", "batch_size", "max_length")}
+            meta = read_json(latent / "embeddings.json")
+            embed[name] = {k: meta["config"].get(k) for k in ("layer", "batch_size",
+                                                              "max_length")}
+            run.update(embed=meta.get("threads"), device=meta.get("device"))
         for g in groups:
             q = latent / f"quantized_{g}.npz"
             if q.is_file():
@@ -84,9 +100,13 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
                 cfg = meta["config"]
                 quant[g][name] = {"spec": {k: cfg["spec"][k] for k in ("method", "M", "nbits")},
                                   "seed": cfg.get("seed", 0), "train_size": cfg.get("train_size")}
+                run["quantize"][g] = meta.get("threads")
+                run["gpu"][g] = bool(meta.get("gpu", False))
         m = results / "measures" / f"{name}.json"
         if m.is_file():
-            mseed[name] = (read_json(m).get("provenance") or {}).get("config", {}).get("seed", 0)
+            prov = read_json(m).get("provenance") or {}
+            mseed[name] = prov.get("config", {}).get("seed", 0)
+            run["measures"] = prov.get("threads")
     variant = "paper"
     t2 = results / "analysis" / "table2.csv"
     if t2.is_file():
@@ -99,7 +119,7 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
         "embed": _one(embed, "embedding settings (layer, batch_size, max_length)", table),
         "quantizers": {g: _one(quant[g], f"quantizer {g!r} settings", table) for g in groups},
         "measures_seed": _one(mseed, "the measures' seed", table),
-        "variant": variant,
+        "variant": variant, "runs": runs, "execution": common_execution(runs),
     }
     return df, settings
 
@@ -137,29 +157,67 @@ def check_request(settings: dict[str, Any], *, sequences: str | Path | None = No
                              f"{settings['embed']['layer']}")
 
 
-def measure_model(model, tokenizer, settings: dict[str, Any], *, device: str = "auto",
-                  use_gpu: bool | str = False) -> dict[str, float]:
+def measure_model(model, tokenizer, settings: dict[str, Any], *,
+                  execution: dict[str, Any] | None = None,
+                  device: str = "auto") -> dict[str, float]:
     """Every measure of ``model`` under the reference's settings, flattened as the model table
-    names them (``<group>.<name>`` and ``authors:<group>.<name>``)."""
-    from . import embed, measures
-    from .quantize import quantize
-    from .stages import flatten_measures, read_sequences
+    names them (``<group>.<name>`` and ``authors:<group>.<name>``).
 
+    The pipeline's own path: the embed stage's :func:`~latentgeom.embed.embed_sequences`, its
+    matrix written as ``.npy`` and read back memory-mapped, then
+    :func:`~latentgeom.stages.quantize_stage` per quantizer and
+    :func:`~latentgeom.stages.measures_stage` on those files, each under the thread pools the
+    reference recorded for that stage (``execution``: one of ``settings["runs"]``;
+    :mod:`latentgeom.threadpools`) and FAISS on the GPU where the reference's was (and one is
+    here), so that a model of the reference gives its row bit for bit on the reference's
+    device."""
+    import contextlib
+    import sys
+    import tempfile
+
+    import faiss  # noqa: F401  (loaded before the pools are pinned: threadpoolctl sets those)
+    import torch  # noqa: F401
+
+    from . import embed
+    from .integrity import sha256_file
+    from .io import write_json, write_npy
+    from .quantize import gpu_available
+    from .stages import flatten_measures, measures_stage, quantize_stage, read_sequences
+    from .threadpools import pinned
+
+    run = execution or {}
     seqs = read_sequences(settings["sequences"])
     e = settings["embed"]
-    X, _ = embed.embed_sequences(model, tokenizer, seqs, layer=e["layer"],
-                                 batch_size=e["batch_size"], max_length=e["max_length"],
-                                 device=device, progress=False)
-    if not np.isfinite(X).all():
-        raise FloatingPointError("predict: the model produced NaN/Inf vectors")
-    quantized = {}
-    for name, q in settings["quantizers"].items():
-        res = quantize(X, q["spec"]["method"], int(q["spec"]["M"]), int(q["spec"]["nbits"]),
-                       seed=q["seed"], train_size=q["train_size"], use_gpu=use_gpu)
-        quantized[name] = (res["codes"], res["codebooks"], res["kind"])
-    both = measures.measure_variants(X, quantized, measures.VARIANTS,
-                                     seed=settings["measures_seed"])
-    return flatten_measures({**both["paper"], "authors": both["authors"]})
+    names = list(settings["quantizers"])
+    with tempfile.TemporaryDirectory(prefix="latentgeom-predict-") as tmp, \
+            contextlib.redirect_stdout(sys.stderr):  # the stages' progress lines: not the card
+        with pinned(run.get("embed")):
+            X, lengths = embed.embed_sequences(model, tokenizer, seqs, layer=e["layer"],
+                                               batch_size=e["batch_size"],
+                                               max_length=e["max_length"], device=device,
+                                               progress=False)
+        if not np.isfinite(X).all():
+            raise FloatingPointError("predict: the model produced NaN/Inf vectors")
+        emb = Path(tmp) / "embeddings.npy"
+        write_npy(emb, X)
+        del X
+        write_json(emb.with_suffix(".json"), {"lengths": lengths.tolist(),
+                                              "embeddings_sha256": sha256_file(emb)})
+        paths = []
+        for name in names:
+            q = settings["quantizers"][name]
+            paths.append(str(Path(tmp) / f"quantized_{name}.npz"))
+            gpu = bool(run.get("gpu", {}).get(name)) and gpu_available()
+            with pinned((run.get("quantize") or {}).get(name)):
+                quantize_stage(embeddings_path=str(emb), out_path=paths[-1], spec=q["spec"],
+                               seed=q["seed"], train_size=q["train_size"], use_gpu=gpu)
+        mthreads = run.get("measures") or {}
+        with pinned(mthreads):
+            result = measures_stage(embeddings_path=str(emb), quantized_paths=paths,
+                                    out_path=str(Path(tmp) / "measures.json"), quantizers=names,
+                                    seed=settings["measures_seed"],
+                                    workers=mthreads.get("blas"))
+    return flatten_measures(result)
 
 
 def check_fits(model, settings: dict[str, Any], name: str) -> None:
@@ -228,6 +286,15 @@ def make_card(reference, settings: dict[str, Any], values: dict[str, float], *, 
             "level": level, "measures": rows}
 
 
+def _execution_lines(execution: dict[str, Any] | None) -> list[str]:
+    if not execution:
+        return []
+    if execution["as_reference"]:
+        return ["Measured as the reference measured its own models (its stages, settings and "
+                "thread counts, on its device).", ""]
+    return ["Not the reference's exact path: " + "; ".join(execution["notes"]) + ".", ""]
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown: a header, the settings, one table row per measure."""
     import pandas as pd
@@ -245,7 +312,7 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"{ref['embed']['layer']}, quantizers "
              + ", ".join(f"{g}: {q['spec']['method']} M={q['spec']['M']} "
                          f"nbits={q['spec']['nbits']}" for g, q in ref["quantizers"].items())
-             + f"; {ref['variant']} definitions.", "",
+             + f"; {ref['variant']} definitions.", "", *_execution_lines(card.get("execution")),
              f"Prediction interval: {card['level']:.0%}. range: the reference's perturbed "
              "models' values; position: 0 at their minimum, 1 at their maximum (*extrapolated*: "
              "outside). r: the reference's Pearson r (measure vs. GLUE average) per "
@@ -301,11 +368,52 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
                          extra={"tokenizer": spec})
 
 
+def execution_for(settings: dict[str, Any], name: str | None,
+                  threads: int | None = None) -> dict[str, Any]:
+    """How to compute: a model of the reference as its own row was computed, another as most of
+    the reference's models were; ``threads`` (when given) sets every pool of every stage."""
+    run = dict(settings["runs"].get(name) or settings["execution"]) if name else \
+        dict(settings["execution"])
+    if threads:
+        pools = {"torch": int(threads), "openmp": int(threads), "blas": int(threads)}
+        run.update(embed=pools, measures=pools,
+                   quantize={g: pools for g in settings["quantizers"]})
+    return run
+
+
+def execution_notes(run: dict[str, Any], device: str) -> list[str]:
+    """What keeps a value from being the one a re-run of the reference would give (empty: the
+    reference's path exactly)."""
+    from .gpus import pick_device
+    from .quantize import gpu_available
+
+    notes = []
+    missing = [k for k in ("embed", "measures") if not run.get(k)]
+    missing += [f"quantize {g}" for g, t in (run.get("quantize") or {}).items() if not t]
+    if missing or not run.get("quantize"):
+        notes.append("the reference does not record the thread counts of "
+                     + (", ".join(missing) or "quantize")
+                     + " (a run made before they were recorded; --threads sets them): this "
+                     "process's were used, so values can differ from the reference's in their "
+                     "last bits, and LSQ's codebooks and the entropies beyond them")
+    here = pick_device(device)
+    ref_dev = run.get("device")
+    if ref_dev and ref_dev.split(":")[0] != here.split(":")[0]:
+        notes.append(f"embedded on {here}, the reference on {ref_dev}: token vectors agree to "
+                     "rounding, not bit for bit")
+    if any((run.get("gpu") or {}).values()) and not gpu_available():
+        notes.append("the reference quantized on a GPU, this process on the CPU (FAISS's GPU "
+                     "and CPU k-means differ in their rounding)")
+    return notes
+
+
 def predict(spec: str, reference: str | Path, *, architecture: str | None = None,
             sequences: str | Path | None = None,
             quantizers: dict[str, dict[str, Any]] | None = None, variant: str | None = None,
-            device: str = "auto", level: float = 0.95) -> dict[str, Any]:
+            device: str = "auto", level: float = 0.95,
+            threads: int | None = None) -> dict[str, Any]:
     """Card of model ``spec`` against ``reference`` (see the module docstring)."""
+    from .gpus import pick_device
     from .models import load_base, load_from_manifest, model_checksum
 
     df, settings = read_reference(reference)
@@ -317,10 +425,18 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
         model, tok = load_from_manifest(man)
     arch = architecture or man.get("architecture") or None
     check_fits(model, settings, str(spec))
-    values = measure_model(model, tok, settings, device=device)
+    of_reference = man.get("name") if man.get("kind") != "pretrained" and \
+        man.get("name") in settings["runs"] else None
+    run = execution_for(settings, of_reference, threads)
+    values = measure_model(model, tok, settings, execution=run, device=device)
     card = make_card(df, settings, values, name=man.get("name") or str(spec),
                      architecture=arch, level=level)
-    card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model))
+    notes = execution_notes(run, device)
+    card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model),
+                execution={"model_of_reference": of_reference, "device": pick_device(device),
+                           "threads": {k: run.get(k) for k in ("embed", "quantize",
+                                                               "measures")},
+                           "as_reference": not notes, "notes": notes})
     return card
 
 
