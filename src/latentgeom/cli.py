@@ -368,10 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="a model's geometry and predicted GLUE average from a "
                        "reference run's tables/models.csv (a Markdown + JSON card)")
     s.add_argument("model", help="manifest | model of the reference run | model folder | hub:ID")
-    s.add_argument("--reference", required=True, help="a finished run's tables/models.csv")
+    s.add_argument("--reference", required=True, help="a finished run's tables/models.csv, or "
+                   "published:DIR (the authors' per-model files; with --sample)")
     s.add_argument("--architecture", help="the reference architecture the model belongs to "
                    "(default: its manifest's; unknown: fits without the architecture term)")
-    s.add_argument("--sample", help="refuse unless the reference was measured on this file")
+    s.add_argument("--sample", help="refuse unless the reference was measured on this file "
+                   "(published:DIR: the authors' sample_sequences.txt, required)")
     s.add_argument("--variant", choices=["paper", "authors"],
                    help="refuse unless the reference's analysis used these definitions")
     s.add_argument("--device", default="auto")

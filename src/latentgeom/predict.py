@@ -124,6 +124,57 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     return df, settings
 
 
+#: The authors' published data as a reference (NOTES.md, "How the authors ran it"): their sample
+#: file (its SHA-256: the file itself is corpus text, never copied here; a user passes the
+#: path of ``sample_sequences.txt`` from their repository), every sequence embedded alone
+#: (truncated to max positions - 3: ``max_length`` None), the last layer, ``ProductQuantizer(d, 4,
+#: 8)`` and ``LocalSearchQuantizer(d, 4, 8)`` trained on the whole matrix with FAISS's default
+#: seeds (k-means 1234, LSQ 0x12345), and their measure code (the ``authors`` definitions).
+PUBLISHED: dict[str, Any] = {
+    "sample_sha256": "fde499cc0b54e3f31c21962cf226e9331446e60c9ec9da32d90b798d7a1134e8",
+    "embed": {"layer": -1, "batch_size": 1, "max_length": None},
+    "quantizers": {"additive": {"spec": {"method": "lsq", "M": 4, "nbits": 8}, "seed": 0x12345,
+                                "train_size": None},
+                   "product": {"spec": {"method": "pq", "M": 4, "nbits": 8}, "seed": 1234,
+                               "train_size": None}},
+    "measures_seed": 0, "variant": "authors",
+}
+
+
+def read_published_reference(directory: str | Path,
+                             sequences: str | Path | None) -> tuple[Any, dict[str, Any]]:
+    """``(models table, settings)`` of the authors' published data as a reference: their
+    per-model files (:func:`latentgeom.analysis.import_published`) and their settings
+    (:data:`PUBLISHED`); ``sequences`` must be their sample file."""
+    from .analysis import import_published
+    from .integrity import sha256_file
+
+    table = f"published:{directory}"
+    if sequences is None:
+        raise ReferenceError(f"reference {table}: pass the authors' sample (--sample PATH to "
+                             "sample_sequences.txt from their repository, NOTES.md): the "
+                             "published measures were computed on it")
+    if not Path(sequences).is_file():
+        raise ReferenceError(f"sample {sequences} does not exist")
+    digest = sha256_file(sequences)
+    if digest != PUBLISHED["sample_sha256"]:
+        raise ReferenceError(
+            f"sample {sequences} (sha256 {digest[:12]}…) is not the authors' sample_sequences.txt "
+            f"(sha256 {PUBLISHED['sample_sha256'][:12]}…): measures on other samples are not "
+            "comparable with their published ones")
+    try:
+        df = import_published(directory)
+    except FileNotFoundError as e:
+        raise ReferenceError(f"reference {table}: {e}") from None
+    settings = {"table": table, "results": None, "sequences": str(sequences),
+                "sequences_sha256": digest, "runs": {},
+                "execution": {"embed": None, "quantize": {}, "measures": None, "device": None,
+                              "gpu": {}},
+                **json.loads(json.dumps({k: PUBLISHED[k] for k in (
+                    "embed", "quantizers", "measures_seed", "variant")}))}
+    return df, settings
+
+
 def check_request(settings: dict[str, Any], *, sequences: str | Path | None = None,
                   quantizers: dict[str, dict[str, Any]] | None = None,
                   variant: str | None = None, layer: int | None = None) -> None:
@@ -347,8 +398,8 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
         return read_json(p)
     if (p / "manifest.json").is_file():
         return read_json(p / "manifest.json")
-    run = Path(settings["results"]) / "models" / spec / "manifest.json"
-    if "/" not in spec and run.is_file():
+    run = Path(settings["results"] or "/nonexistent") / "models" / spec / "manifest.json"
+    if settings["results"] and "/" not in spec and run.is_file():
         man = read_json(run)
         w = man.get("weights")
         if w and not Path(w).is_absolute() and not Path(w).exists():
@@ -381,12 +432,18 @@ def execution_for(settings: dict[str, Any], name: str | None,
     return run
 
 
-def execution_notes(run: dict[str, Any], device: str) -> list[str]:
+def execution_notes(run: dict[str, Any], device: str, published: bool = False) -> list[str]:
     """What keeps a value from being the one a re-run of the reference would give (empty: the
     reference's path exactly)."""
     from .gpus import pick_device
     from .quantize import gpu_available
 
+    if published:
+        return ["the reference is the authors' published data: their sample, quantizer settings "
+                "(FAISS's default seeds) and measure code are followed, but their random "
+                "references were unseeded and their devices, thread counts and library versions "
+                "are not published, so a model of theirs measured here matches their values in "
+                "distribution, not bit for bit"]
     notes = []
     missing = [k for k in ("embed", "measures") if not run.get(k)]
     missing += [f"quantize {g}" for g, t in (run.get("quantize") or {}).items() if not t]
@@ -416,7 +473,10 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
     from .gpus import pick_device
     from .models import load_base, load_from_manifest, model_checksum
 
-    df, settings = read_reference(reference)
+    if str(reference).startswith("published:"):  # the authors' data, their sample
+        df, settings = read_published_reference(str(reference)[len("published:"):], sequences)
+    else:
+        df, settings = read_reference(reference)
     check_request(settings, sequences=sequences, quantizers=quantizers, variant=variant)
     man = resolve_model(spec, settings)
     if man.get("kind") == "pretrained":  # used as it is
@@ -431,7 +491,7 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
     values = measure_model(model, tok, settings, execution=run, device=device)
     card = make_card(df, settings, values, name=man.get("name") or str(spec),
                      architecture=arch, level=level)
-    notes = execution_notes(run, device)
+    notes = execution_notes(run, device, published=settings["results"] is None)
     card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model),
                 execution={"model_of_reference": of_reference, "device": pick_device(device),
                            "threads": {k: run.get(k) for k in ("embed", "quantize",
