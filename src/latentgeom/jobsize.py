@@ -63,10 +63,11 @@ def train_examples(glue: dict[str, Any], task: str) -> int:
     return int(get_task(task).train_size or 10000)
 
 
-def finetune_seconds(config: dict[str, Any], task: str) -> float:
-    """Expected work: train examples x epochs / ``glue.examples_per_second`` (+ dev passes)."""
+def finetune_seconds(config: dict[str, Any], task: str, n: int | None = None) -> float:
+    """Expected work: train examples (``n``, default :func:`train_examples`) x epochs /
+    ``glue.examples_per_second`` (+ dev passes)."""
     glue = config.get("glue") or {}
-    n = train_examples(glue, task)
+    n = train_examples(glue, task) if n is None else int(n)
     work = n * int(glue.get("epochs", 3)) * 1.1  # + evaluation passes, ~10 %
     return work / float(glue.get("examples_per_second", 25))
 
