@@ -170,7 +170,7 @@ def glue_split_sizes(glue: dict[str, Any], task: str) -> tuple[int, int, str]:
         files = [find_split_file(folder, s) for s in (t.train_split, *t.dev_splits)]
         if all(files):
             n = [_count_rows(f) for f in files]
-            return n[0], sum(n[1:]), f"rows of {folder}"
+            return n[0], sum(n[1:]), f"the rows of the split files under {source}"
         return jobsize.train_examples(glue, task), 1000, f"{folder} not readable: table"
     infos = sorted((datasets_cache() / "nyu-mll___glue" / str(t.hub_config)).glob(
         "*/*/dataset_info.json"), key=lambda p: p.stat().st_mtime)
@@ -181,7 +181,7 @@ def glue_split_sizes(glue: dict[str, Any], task: str) -> tuple[int, int, str]:
         want = (t.train_split, *t.dev_splits)
         if all(s in splits for s in want):
             n = [int(splits[s]["num_examples"]) for s in want]
-            return n[0], sum(n[1:]), f"datasets cache {infos[-1].parent}"
+            return n[0], sum(n[1:]), f"the GLUE copy in the datasets cache {datasets_cache()}"
     tr = jobsize.train_examples(glue, task)
     return tr, max(1000, int(tr * 0.05)), "GLUE's published sizes"
 
