@@ -262,6 +262,12 @@ def test_predict_reproduces_the_rows_of_its_reference_bit_for_bit(tmp_path, mini
     card = lp.predict("mini_a0_s0", res / "tables/models.csv", device="cpu")
     assert not card["execution"]["as_reference"]
     assert "does not record the thread counts of embed" in card["execution"]["notes"][0]
+    # ... and with the run's count given (--threads 1, as `make demo` ran), its values again
+    card = lp.predict("mini_a0_s0", res / "tables/models.csv", device="cpu", threads=1)
+    assert {c: measured[-1][c] for c in cols} == {c: float(rows.loc["mini_a0_s0", c])
+                                                  for c in cols}
+    assert card["execution"]["notes"] == [
+        "--threads 1 (the reference recorded none, so that they were its run's is not checked)"]
 
 
 def test_predict_against_the_authors_published_data(tmp_path, minilm_dir, monkeypatch):

@@ -492,6 +492,13 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
     card = make_card(df, settings, values, name=man.get("name") or str(spec),
                      architecture=arch, level=level)
     notes = execution_notes(run, device, published=settings["results"] is None)
+    recorded = execution_for(settings, of_reference)
+    stages = ("embed", "quantize", "measures")
+    if threads and any(run.get(k) != recorded.get(k) for k in stages):  # the caller's counts
+        notes.insert(0, f"--threads {threads} " + (
+            "instead of the thread counts the reference recorded" if not
+            execution_notes(recorded, device) else "(the reference recorded none, so that "
+            "they were its run's is not checked)"))
     card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model),
                 execution={"model_of_reference": of_reference, "device": pick_device(device),
                            "threads": {k: run.get(k) for k in ("embed", "quantize",
