@@ -3,7 +3,8 @@
 Reads the run's Snakemake ``benchmark:`` files (``<results>/benchmarks/**.tsv``: wall seconds
 and max RSS of each job) and prints, per rule, the planned and the measured seconds per job, their
 ratio, the requested memory and the largest RSS; then the planned and measured job-hours of the
-whole run and their ratio (the estimator's factor for this machine). Rules without
+jobs measured and their ratio (the estimator's factor for this machine; a run still going
+counts the jobs finished so far). Rules without
 ``benchmark:`` files (the small table joins) are listed as planned only.
 
     .venv/bin/python benchmarks/plan_vs_measured.py --results results \
@@ -58,7 +59,7 @@ def main() -> None:
         if jobs:
             m = statistics.mean(s for s, _ in jobs)
             rss = max(x for _, x in jobs)
-            plan_s += sum(r.job_seconds)
+            plan_s += est * len(jobs)  # the plan of the jobs measured (a partial run too)
             meas_s += sum(s for s, _ in jobs)
             print(f"| {r.rule} | {r.jobs} | {len(jobs)} | {est:.1f} | {m:.1f} | {est / m:.2f} "
                   f"| {r.mem_mb:,} | {rss:,.0f} |")

@@ -26,6 +26,8 @@ def rule_of(rel: Path) -> str:
     if parts[0] == "glue":
         if len(parts) > 2 and parts[1] == "cache":
             return "glue_cache"
+        if len(parts) > 2 and parts[1] == "engines":  # glue.compare_engines
+            return "glue_finetune_engine"
         return "glue_minibench" if rel.stem == "minibench" else "glue_finetune"
     if parts[0] == "quantize":
         return "quantize (" + rel.stem.rsplit("_", 1)[-1] + ")"

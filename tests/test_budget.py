@@ -148,3 +148,58 @@ def test_cli_plan_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "| glue_finetune | 1,432 |" in out and "Assumptions:" in out
     assert re.search(r"\| \*\*total\*\* \| \*\*2,536\*\* \|", out)
+
+
+def test_rehearsal_config_matches_the_dry_run_engines_included(tmp_path):
+    """The rehearsal's configuration, glue.compare_engines' fine-tunes counted."""
+    files = [REPO / "config" / "paper.yaml", REPO / "rehearsal" / "sizes.yaml"]
+    jobs, _, _ = dry_run(tmp_path, *files)
+    p = budget.plan(budget.load_config([str(f) for f in files]))
+    jobs.pop("all")
+    assert dict(jobs) == {r: c.jobs for r, c in p.rules.items()}
+    assert p.rules["glue_finetune_engine"].jobs == 8
+    # the same eight tasks, the same estimate per task as the model's own fine-tunes
+    assert p.rules["glue_finetune_engine"].job_seconds == p.rules["glue_finetune"].job_seconds[:8]
+
+
+def test_glue_sizes_are_the_ones_the_run_will_see(tmp_path, monkeypatch):
+    """hub: the GLUE copy in the datasets cache (a stand-in hub's tiny splits), else GLUE's
+    own sizes; a data folder: its files' rows; the fine-tune and cache estimates follow."""
+    import json
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    glue = {"source": "hub", "tasks": ["rte", "mnli"]}
+    assert budget.glue_split_sizes(glue, "rte") == (2490, 1000, "GLUE's published sizes")
+    for config, splits in (("rte", {"train": 40, "validation": 12, "test": 9}),
+                           ("mnli", {"train": 64, "validation_matched": 10,
+                                     "validation_mismatched": 11, "test_matched": 5})):
+        info = tmp_path / f"cache/nyu-mll___glue/{config}/0.0.0/abc123/dataset_info.json"
+        info.parent.mkdir(parents=True)
+        info.write_text(json.dumps({"splits": {k: {"name": k, "num_examples": v}
+                                               for k, v in splits.items()}}))
+    train, dev, origin = budget.glue_split_sizes(glue, "rte")
+    assert (train, dev) == (40, 12) and "datasets cache" in origin
+    assert budget.glue_split_sizes(glue, "mnli")[:2] == (64, 21)  # both dev splits evaluated
+    # a data folder: rows of its split files (CSV with a header, JSON lines, parquet)
+    import pandas as pd
+
+    data = tmp_path / "data"
+    (data / "rte").mkdir(parents=True)
+    pd.DataFrame({"sentence1": ["a"] * 7, "sentence2": ["b"] * 7, "label": [0] * 7}).to_csv(
+        data / "rte/train.csv", index=False)
+    pd.DataFrame({"sentence1": ["a"] * 3, "sentence2": ["b"] * 3, "label": [1] * 3}).to_json(
+        data / "rte/validation.jsonl", orient="records", lines=True)
+    assert budget.glue_split_sizes({"source": str(data)}, "rte")[:2] == (7, 3)
+    pd.DataFrame({"sentence1": ["a"] * 5, "sentence2": ["b"] * 5, "label": [1] * 5}).to_parquet(
+        data / "rte/train.parquet")
+    (data / "rte/train.csv").unlink()
+    assert budget.glue_split_sizes({"source": str(data)}, "rte")[:2] == (5, 3)
+    # the plan of a configuration on that cache: fine-tunes sized from 40 and 64 examples
+    cfg = budget.load_config([str(REPO / "config/paper.yaml"), str(REPO / "rehearsal/sizes.yaml")])
+    cfg["glue"]["tasks"] = ["rte", "mnli"]
+    cfg["glue"]["compare_engines"] = []
+    p = budget.plan(cfg)
+    eps, epochs = cfg["glue"]["examples_per_second"], cfg["glue"]["epochs"]
+    assert sorted(set(p.rules["glue_finetune"].job_seconds)) == pytest.approx(
+        [budget.JOB_START_SECONDS + n * epochs * 1.1 / eps for n in (40, 64)])
+    assert "rte 40/12" in " ".join(p.assumptions)

@@ -239,6 +239,7 @@ def check_predict(res, models_, t2):
     models_.drop(index="dec-shuffle").reset_index().to_csv(loo, index=False)
     card = predict("dec-shuffle", loo, device="cpu")
     assert card["architecture"] == "llama" and card["architecture_in_reference"]
+    assert card["execution"]["as_reference"], card["execution"]["notes"]
     assert card["reference"]["variant"] == "paper"
     preds = pd.read_csv(res / "analysis/predictions.csv")
     preds = preds[preds.model == "dec-shuffle"].set_index("measure")
@@ -246,8 +247,8 @@ def check_predict(res, models_, t2):
     assert set(rows) == set(preds.index) == set(t2.measure)
     for m, r in rows.items():
         want = models_.loc["dec-shuffle", m]
-        if np.isfinite(want):  # the same sample, quantizers and seeds: the same values
-            assert r["value"] == pytest.approx(want, rel=1e-6, abs=1e-9), m
+        if np.isfinite(want):  # the run's path, settings and thread counts: its values
+            assert r["value"] == want, m
         if np.isfinite(preds.loc[m, "predicted"]):
             assert r["predicted"] == pytest.approx(preds.loc[m, "predicted"], rel=1e-9), m
             assert r["pi_low"] < r["predicted"] < r["pi_high"], m

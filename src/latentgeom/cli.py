@@ -115,7 +115,7 @@ def _predict(a: argparse.Namespace) -> None:
     from .predict import card_markdown, predict, write_card
 
     card = predict(a.model, a.reference, architecture=a.architecture, sequences=a.sample,
-                   variant=a.variant, device=a.device)
+                   variant=a.variant, device=a.device, threads=a.threads)
     write_card(card, f"{a.out}.md", f"{a.out}.json")
     print(card_markdown(card))
 
@@ -331,13 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="a model's geometry and predicted GLUE average from a "
                        "reference run's tables/models.csv (a Markdown + JSON card)")
     s.add_argument("model", help="manifest | model of the reference run | model folder | hub:ID")
-    s.add_argument("--reference", required=True, help="a finished run's tables/models.csv")
+    s.add_argument("--reference", required=True, help="a finished run's tables/models.csv, or "
+                   "published:DIR (the authors' per-model files; with --sample)")
     s.add_argument("--architecture", help="the reference architecture the model belongs to "
                    "(default: its manifest's; unknown: fits without the architecture term)")
-    s.add_argument("--sample", help="refuse unless the reference was measured on this file")
+    s.add_argument("--sample", help="refuse unless the reference was measured on this file "
+                   "(published:DIR: the authors' sample_sequences.txt, required)")
     s.add_argument("--variant", choices=["paper", "authors"],
                    help="refuse unless the reference's analysis used these definitions")
     s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, help="threads of every stage (default: as the "
+                   "reference recorded them; needed for the exact values of an older reference)")
     s.add_argument("--out", default="card", help="writes OUT.md and OUT.json (default: card)")
     s.set_defaults(func=_predict)
 

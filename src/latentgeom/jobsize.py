@@ -60,9 +60,10 @@ def train_examples(glue: dict[str, Any], task: str) -> int:
     return int(get_task(task).train_size or 10000)
 
 
-def finetune_seconds(config: dict[str, Any], task: str) -> float:
-    """Expected work: train examples x epochs / ``glue.examples_per_second`` (+ dev passes)."""
-    n = train_examples(config.get("glue") or {}, task)
+def finetune_seconds(config: dict[str, Any], task: str, n: int | None = None) -> float:
+    """Expected work: train examples (``n``, default :func:`train_examples`) x epochs /
+    ``glue.examples_per_second`` (+ dev passes)."""
+    n = train_examples(config.get("glue") or {}, task) if n is None else int(n)
     work = n * int(setting(config, "glue.epochs")) * 1.1  # + evaluation passes, ~10 %
     return work / float(setting(config, "glue.examples_per_second"))
 

@@ -25,16 +25,15 @@ mistaken for a strong one.
 from __future__ import annotations
 
 import json
-import math
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import schema
-from .analysis import TARGET, analyze, fit_ols, measure_columns, select_variant, to_markdown
+from .analysis import TARGET, measure_columns
 from .io import read_csv, read_json, read_npz
+from .predict_card import card_markdown, make_card, write_card
 
 
 class ReferenceError(ValueError):
@@ -51,6 +50,17 @@ def _one(values: dict[str, Any], what: str, table: Path) -> Any:
     if not distinct:
         raise ReferenceError(f"reference {table}: no model has {what} in its provenance")
     return json.loads(next(iter(distinct)))
+
+
+def common_execution(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The pools and devices most of the reference's models were computed with (a run resumed
+    with other ``--cores`` mixes them): what a new model is measured with."""
+    from collections import Counter
+
+    keys = Counter(json.dumps(r, sort_keys=True) for r in runs.values())
+    if not keys:
+        return {"embed": None, "quantize": {}, "measures": None, "device": None, "gpu": {}}
+    return json.loads(keys.most_common(1)[0][0])
 
 
 def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -73,11 +83,16 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     groups = sorted({c.removeprefix(schema.AUTHORS).split(".", 1)[0] for c in
                      measure_columns(df, None)} - {schema.SPREAD_GROUP})
     embed, quant, mseed = {}, {g: {} for g in groups}, {}
+    runs: dict[str, dict[str, Any]] = {}  # per model: the pools and devices that computed it
     for name in df["model"].astype(str):
         latent = results / "latent" / name
+        run = runs[name] = {"embed": None, "quantize": {}, "measures": None, "device": None,
+                            "gpu": {}}
         if (latent / "embeddings.json").is_file():
-            cfg = read_json(latent / "embeddings.json")["config"]
-            embed[name] = {k: cfg.get(k) for k in ("layer", "batch_size", "max_length")}
+            meta = read_json(latent / "embeddings.json")
+            embed[name] = {k: meta["config"].get(k) for k in ("layer", "batch_size",
+                                                              "max_length")}
+            run.update(embed=meta.get("threads"), device=meta.get("device"))
         for g in groups:
             q = latent / f"quantized_{g}.npz"
             if q.is_file():
@@ -85,9 +100,13 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
                 cfg = meta["config"]
                 quant[g][name] = {"spec": {k: cfg["spec"][k] for k in ("method", "M", "nbits")},
                                   "seed": cfg.get("seed", 0), "train_size": cfg.get("train_size")}
+                run["quantize"][g] = meta.get("threads")
+                run["gpu"][g] = bool(meta.get("gpu", False))
         m = results / "measures" / f"{name}.json"
         if m.is_file():
-            mseed[name] = (read_json(m).get("provenance") or {}).get("config", {}).get("seed", 0)
+            prov = read_json(m).get("provenance") or {}
+            mseed[name] = prov.get("config", {}).get("seed", 0)
+            run["measures"] = prov.get("threads")
     variant = "paper"
     t2 = results / "analysis" / "table2.csv"
     if t2.is_file():
@@ -100,8 +119,59 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
         "embed": _one(embed, "embedding settings (layer, batch_size, max_length)", table),
         "quantizers": {g: _one(quant[g], f"quantizer {g!r} settings", table) for g in groups},
         "measures_seed": _one(mseed, "the measures' seed", table),
-        "variant": variant,
+        "variant": variant, "runs": runs, "execution": common_execution(runs),
     }
+    return df, settings
+
+
+#: The authors' published data as a reference (NOTES.md, "How the authors ran it"): their sample
+#: file (its SHA-256: the file itself is corpus text, never copied here; a user passes the
+#: path of ``sample_sequences.txt`` from their repository), every sequence embedded alone
+#: (truncated to max positions - 3: ``max_length`` None), the last layer, ``ProductQuantizer(d, 4,
+#: 8)`` and ``LocalSearchQuantizer(d, 4, 8)`` trained on the whole matrix with FAISS's default
+#: seeds (k-means 1234, LSQ 0x12345), and their measure code (the ``authors`` definitions).
+PUBLISHED: dict[str, Any] = {
+    "sample_sha256": "fde499cc0b54e3f31c21962cf226e9331446e60c9ec9da32d90b798d7a1134e8",
+    "embed": {"layer": -1, "batch_size": 1, "max_length": None},
+    "quantizers": {"additive": {"spec": {"method": "lsq", "M": 4, "nbits": 8}, "seed": 0x12345,
+                                "train_size": None},
+                   "product": {"spec": {"method": "pq", "M": 4, "nbits": 8}, "seed": 1234,
+                               "train_size": None}},
+    "measures_seed": 0, "variant": "authors",
+}
+
+
+def read_published_reference(directory: str | Path,
+                             sequences: str | Path | None) -> tuple[Any, dict[str, Any]]:
+    """``(models table, settings)`` of the authors' published data as a reference: their
+    per-model files (:func:`latentgeom.analysis.import_published`) and their settings
+    (:data:`PUBLISHED`); ``sequences`` must be their sample file."""
+    from .analysis import import_published
+    from .integrity import sha256_file
+
+    table = f"published:{directory}"
+    if sequences is None:
+        raise ReferenceError(f"reference {table}: pass the authors' sample (--sample PATH to "
+                             "sample_sequences.txt from their repository, NOTES.md): the "
+                             "published measures were computed on it")
+    if not Path(sequences).is_file():
+        raise ReferenceError(f"sample {sequences} does not exist")
+    digest = sha256_file(sequences)
+    if digest != PUBLISHED["sample_sha256"]:
+        raise ReferenceError(
+            f"sample {sequences} (sha256 {digest[:12]}…) is not the authors' sample_sequences.txt "
+            f"(sha256 {PUBLISHED['sample_sha256'][:12]}…): measures on other samples are not "
+            "comparable with their published ones")
+    try:
+        df = import_published(directory)
+    except FileNotFoundError as e:
+        raise ReferenceError(f"reference {table}: {e}") from None
+    settings = {"table": table, "results": None, "sequences": str(sequences),
+                "sequences_sha256": digest, "runs": {},
+                "execution": {"embed": None, "quantize": {}, "measures": None, "device": None,
+                              "gpu": {}},
+                **json.loads(json.dumps({k: PUBLISHED[k] for k in (
+                    "embed", "quantizers", "measures_seed", "variant")}))}
     return df, settings
 
 
@@ -138,29 +208,67 @@ def check_request(settings: dict[str, Any], *, sequences: str | Path | None = No
                              f"{settings['embed']['layer']}")
 
 
-def measure_model(model, tokenizer, settings: dict[str, Any], *, device: str = "auto",
-                  use_gpu: bool | str = False) -> dict[str, float]:
+def measure_model(model, tokenizer, settings: dict[str, Any], *,
+                  execution: dict[str, Any] | None = None,
+                  device: str = "auto") -> dict[str, float]:
     """Every measure of ``model`` under the reference's settings, flattened as the model table
-    names them (``<group>.<name>`` and ``authors:<group>.<name>``)."""
-    from . import embed, measures
-    from .quantize import quantize
-    from .stages import flatten_measures, read_sequences
+    names them (``<group>.<name>`` and ``authors:<group>.<name>``).
 
+    The pipeline's own path: the embed stage's :func:`~latentgeom.embed.embed_sequences`, its
+    matrix written as ``.npy`` and read back memory-mapped, then
+    :func:`~latentgeom.stages.quantize_stage` per quantizer and
+    :func:`~latentgeom.stages.measures_stage` on those files, each under the thread pools the
+    reference recorded for that stage (``execution``: one of ``settings["runs"]``;
+    :mod:`latentgeom.threadpools`) and FAISS on the GPU where the reference's was (and one is
+    here), so that a model of the reference gives its row bit for bit on the reference's
+    device."""
+    import contextlib
+    import sys
+    import tempfile
+
+    import faiss  # noqa: F401  (loaded before the pools are pinned: threadpoolctl sets those)
+    import torch  # noqa: F401
+
+    from . import embed
+    from .integrity import sha256_file
+    from .io import write_json, write_npy
+    from .quantize import gpu_available
+    from .stages import flatten_measures, measures_stage, quantize_stage, read_sequences
+    from .threadpools import pinned
+
+    run = execution or {}
     seqs = read_sequences(settings["sequences"])
     e = settings["embed"]
-    X, _ = embed.embed_sequences(model, tokenizer, seqs, layer=e["layer"],
-                                 batch_size=e["batch_size"], max_length=e["max_length"],
-                                 device=device, progress=False)
-    if not np.isfinite(X).all():
-        raise FloatingPointError("predict: the model produced NaN/Inf vectors")
-    quantized = {}
-    for name, q in settings["quantizers"].items():
-        res = quantize(X, q["spec"]["method"], int(q["spec"]["M"]), int(q["spec"]["nbits"]),
-                       seed=q["seed"], train_size=q["train_size"], use_gpu=use_gpu)
-        quantized[name] = (res["codes"], res["codebooks"], res["kind"])
-    both = measures.measure_variants(X, quantized, measures.VARIANTS,
-                                     seed=settings["measures_seed"])
-    return flatten_measures({**both["paper"], "authors": both["authors"]})
+    names = list(settings["quantizers"])
+    with tempfile.TemporaryDirectory(prefix="latentgeom-predict-") as tmp, \
+            contextlib.redirect_stdout(sys.stderr):  # the stages' progress lines: not the card
+        with pinned(run.get("embed")):
+            X, lengths = embed.embed_sequences(model, tokenizer, seqs, layer=e["layer"],
+                                               batch_size=e["batch_size"],
+                                               max_length=e["max_length"], device=device,
+                                               progress=False)
+        if not np.isfinite(X).all():
+            raise FloatingPointError("predict: the model produced NaN/Inf vectors")
+        emb = Path(tmp) / "embeddings.npy"
+        write_npy(emb, X)
+        del X
+        write_json(emb.with_suffix(".json"), {"lengths": lengths.tolist(),
+                                              "embeddings_sha256": sha256_file(emb)})
+        paths = []
+        for name in names:
+            q = settings["quantizers"][name]
+            paths.append(str(Path(tmp) / f"quantized_{name}.npz"))
+            gpu = bool(run.get("gpu", {}).get(name)) and gpu_available()
+            with pinned((run.get("quantize") or {}).get(name)):
+                quantize_stage(embeddings_path=str(emb), out_path=paths[-1], spec=q["spec"],
+                               seed=q["seed"], train_size=q["train_size"], use_gpu=gpu)
+        mthreads = run.get("measures") or {}
+        with pinned(mthreads):
+            result = measures_stage(embeddings_path=str(emb), quantized_paths=paths,
+                                    out_path=str(Path(tmp) / "measures.json"), quantizers=names,
+                                    seed=settings["measures_seed"],
+                                    workers=mthreads.get("blas"))
+    return flatten_measures(result)
 
 
 def check_fits(model, settings: dict[str, Any], name: str) -> None:
@@ -174,102 +282,6 @@ def check_fits(model, settings: dict[str, Any], name: str) -> None:
                                  "cannot be computed under the reference's settings")
 
 
-def _finite(v: Any) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def make_card(reference, settings: dict[str, Any], values: dict[str, float], *, name: str,
-              architecture: str | None = None, level: float = 0.95) -> dict[str, Any]:
-    """The prediction card: per measure its value, place in the reference's range, prediction
-    and prediction interval, and the reference's r and LM MSE."""
-    import pandas as pd
-
-    variant = settings["variant"]
-    ref = select_variant(reference, variant)
-    with warnings.catch_warnings():  # statsmodels' notes on small samples, in its summaries
-        warnings.simplefilter("ignore")
-        res = analyze(reference, variant=variant)
-    t2 = res["table2"].set_index("measure")
-    pert = ref[ref["kind"] == "perturbed"]
-    archs = sorted(set(pert["architecture"].astype(str)))
-    prefix = schema.prefix(variant)
-    rows = []
-    for m in measure_columns(ref):
-        x = values.get(prefix + m, float("nan"))
-        col = pd.to_numeric(pert[m], errors="coerce").replace([np.inf, -np.inf], np.nan).dropna()
-        lo, hi = (float(col.min()), float(col.max())) if len(col) else (math.nan, math.nan)
-        row: dict[str, Any] = {"measure": m, "value": _finite(x),
-                               "reference_min": _finite(lo), "reference_max": _finite(hi)}
-        row["position"] = _finite((x - lo) / (hi - lo)) if np.isfinite(x) and hi > lo else None
-        row["extrapolated"] = bool(np.isfinite(x) and len(col) and not lo <= x <= hi)
-        with_arch = architecture in archs
-        fit = fit_ols(ref, m, with_arch)
-        row["model_formula"] = None if fit is None else fit.model.formula
-        row.update(predicted=None, pi_low=None, pi_high=None)
-        if fit is not None and np.isfinite(x):
-            frame = pd.DataFrame({m: [x], "architecture": [architecture or archs[0]]})
-            sf = fit.get_prediction(frame).summary_frame(alpha=1 - level)
-            row.update(predicted=_finite(sf["mean"].iloc[0]),
-                       pi_low=_finite(sf["obs_ci_lower"].iloc[0]),
-                       pi_high=_finite(sf["obs_ci_upper"].iloc[0]))
-        r = t2.loc[m] if m in t2.index else None
-        row["r"] = {a: (None if r is None else _finite(r.get(f"r_{a}", math.nan)))
-                    for a in archs}
-        row["lm_mse"] = None if r is None else _finite(r["lm_mse"])
-        rows.append(row)
-    return {"model": name, "architecture": architecture,
-            "architecture_in_reference": architecture in archs,
-            "reference": {k: settings[k] for k in ("table", "sequences", "sequences_sha256",
-                                                    "embed", "quantizers", "measures_seed",
-                                                    "variant")},
-            "reference_models": {"perturbed": int(len(pert)),
-                                 "nonstandard": int((ref["kind"] == "nonstandard").sum()),
-                                 "architectures": archs},
-            "level": level, "measures": rows}
-
-
-def card_markdown(card: dict[str, Any]) -> str:
-    """The card as Markdown: a header, the settings, one table row per measure."""
-    import pandas as pd
-
-    ref = card["reference"]
-    arch = card["architecture"]
-    known = card["reference_models"]["architectures"]
-    fit_note = (f"fits with the architecture term ({arch})" if card["architecture_in_reference"]
-                else "fits without the architecture term (the model's architecture "
-                f"{arch!r} is not among the reference's {known})")
-    lines = [f"# Geometry and predicted GLUE average: {card['model']}", "",
-             f"Reference: `{ref['table']}` ({card['reference_models']['perturbed']} perturbed, "
-             f"{card['reference_models']['nonstandard']} non-standard models); {fit_note}.",
-             f"Sample `{ref['sequences']}` (sha256 {ref['sequences_sha256'][:12]}…), layer "
-             f"{ref['embed']['layer']}, quantizers "
-             + ", ".join(f"{g}: {q['spec']['method']} M={q['spec']['M']} "
-                         f"nbits={q['spec']['nbits']}" for g, q in ref["quantizers"].items())
-             + f"; {ref['variant']} definitions.", "",
-             f"Prediction interval: {card['level']:.0%}. range: the reference's perturbed "
-             "models' values; position: 0 at their minimum, 1 at their maximum (*extrapolated*: "
-             "outside). r: the reference's Pearson r (measure vs. GLUE average) per "
-             "architecture (none with fewer than 3 models); LM MSE: its error on its "
-             "non-standard models.", ""]
-    table = []
-    for r in card["measures"]:
-        pos = "" if r["position"] is None else f"{r['position']:.2f}"
-        table.append({
-            "measure": r["measure"], "value": r["value"],
-            "range": "" if r["reference_min"] is None else
-            f"[{r['reference_min']:.4g}, {r['reference_max']:.4g}]",
-            "position": pos + (" *extrapolated*" if r["extrapolated"] else ""),
-            "predicted": r["predicted"],
-            "95% PI": "" if r["pi_low"] is None else f"[{r['pi_low']:.3f}, {r['pi_high']:.3f}]",
-            "r": ", ".join(f"{a} {v:.2f}" for a, v in r["r"].items() if v is not None) or "–",
-            "LM MSE": r["lm_mse"]})
-    df = pd.DataFrame(table)
-    for c in ("value", "predicted", "LM MSE"):
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    return "\n".join(lines) + "\n" + to_markdown(df, ".4g")
-
-
 def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
     """A manifest for ``spec``: a manifest JSON (or a folder holding one), a model of the
     reference's run by name (its ``models/<name>/manifest.json``), a local model folder or a hub
@@ -281,8 +293,8 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
         return read_json(p)
     if (p / "manifest.json").is_file():
         return read_json(p / "manifest.json")
-    run = Path(settings["results"]) / "models" / spec / "manifest.json"
-    if "/" not in spec and run.is_file():
+    run = Path(settings["results"] or "/nonexistent") / "models" / spec / "manifest.json"
+    if settings["results"] and "/" not in spec and run.is_file():
         man = read_json(run)
         w = man.get("weights")
         if w and not Path(w).is_absolute() and not Path(w).exists():
@@ -302,14 +314,64 @@ def resolve_model(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
                          extra={"tokenizer": spec})
 
 
+def execution_for(settings: dict[str, Any], name: str | None,
+                  threads: int | None = None) -> dict[str, Any]:
+    """How to compute: a model of the reference as its own row was computed, another as most of
+    the reference's models were; ``threads`` (when given) sets every pool of every stage."""
+    run = dict(settings["runs"].get(name) or settings["execution"]) if name else \
+        dict(settings["execution"])
+    if threads:
+        pools = {"torch": int(threads), "openmp": int(threads), "blas": int(threads)}
+        run.update(embed=pools, measures=pools,
+                   quantize={g: pools for g in settings["quantizers"]})
+    return run
+
+
+def execution_notes(run: dict[str, Any], device: str, published: bool = False) -> list[str]:
+    """What keeps a value from being the one a re-run of the reference would give (empty: the
+    reference's path exactly)."""
+    from .gpus import pick_device
+    from .quantize import gpu_available
+
+    if published:
+        return ["the reference is the authors' published data: their sample, quantizer settings "
+                "(FAISS's default seeds) and measure code are followed, but their random "
+                "references were unseeded and their devices, thread counts and library versions "
+                "are not published, so a model of theirs measured here matches their values in "
+                "distribution, not bit for bit"]
+    notes = []
+    missing = [k for k in ("embed", "measures") if not run.get(k)]
+    missing += [f"quantize {g}" for g, t in (run.get("quantize") or {}).items() if not t]
+    if missing or not run.get("quantize"):
+        notes.append("the reference does not record the thread counts of "
+                     + (", ".join(missing) or "quantize")
+                     + " (a run made before they were recorded; --threads sets them): this "
+                     "process's were used, so values can differ from the reference's in their "
+                     "last bits, and LSQ's codebooks and the entropies beyond them")
+    here = pick_device(device)
+    ref_dev = run.get("device")
+    if ref_dev and ref_dev.split(":")[0] != here.split(":")[0]:
+        notes.append(f"embedded on {here}, the reference on {ref_dev}: token vectors agree to "
+                     "rounding, not bit for bit")
+    if any((run.get("gpu") or {}).values()) and not gpu_available():
+        notes.append("the reference quantized on a GPU, this process on the CPU (FAISS's GPU "
+                     "and CPU k-means differ in their rounding)")
+    return notes
+
+
 def predict(spec: str, reference: str | Path, *, architecture: str | None = None,
             sequences: str | Path | None = None,
             quantizers: dict[str, dict[str, Any]] | None = None, variant: str | None = None,
-            device: str = "auto", level: float = 0.95) -> dict[str, Any]:
+            device: str = "auto", level: float = 0.95,
+            threads: int | None = None) -> dict[str, Any]:
     """Card of model ``spec`` against ``reference`` (see the module docstring)."""
+    from .gpus import pick_device
     from .models import load_base, load_from_manifest, model_checksum
 
-    df, settings = read_reference(reference)
+    if str(reference).startswith("published:"):  # the authors' data, their sample
+        df, settings = read_published_reference(str(reference)[len("published:"):], sequences)
+    else:
+        df, settings = read_reference(reference)
     check_request(settings, sequences=sequences, quantizers=quantizers, variant=variant)
     man = resolve_model(spec, settings)
     if man.get("kind") == "pretrained":  # used as it is
@@ -318,18 +380,26 @@ def predict(spec: str, reference: str | Path, *, architecture: str | None = None
         model, tok = load_from_manifest(man)
     arch = architecture or man.get("architecture") or None
     check_fits(model, settings, str(spec))
-    values = measure_model(model, tok, settings, device=device)
+    of_reference = man.get("name") if man.get("kind") != "pretrained" and \
+        man.get("name") in settings["runs"] else None
+    run = execution_for(settings, of_reference, threads)
+    values = measure_model(model, tok, settings, execution=run, device=device)
     card = make_card(df, settings, values, name=man.get("name") or str(spec),
                      architecture=arch, level=level)
-    card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model))
+    notes = execution_notes(run, device, published=settings["results"] is None)
+    recorded = execution_for(settings, of_reference)
+    stages = ("embed", "quantize", "measures")
+    if threads and any(run.get(k) != recorded.get(k) for k in stages):  # the caller's counts
+        notes.insert(0, f"--threads {threads} " + (
+            "instead of the thread counts the reference recorded" if not
+            execution_notes(recorded, device) else "(the reference recorded none, so that "
+            "they were its run's is not checked)"))
+    card.update(source=man.get("base"), kind=man.get("kind"), checksum=model_checksum(model),
+                execution={"model_of_reference": of_reference, "device": pick_device(device),
+                           "threads": {k: run.get(k) for k in ("embed", "quantize",
+                                                               "measures")},
+                           "as_reference": not notes, "notes": notes})
     return card
-
-
-def write_card(card: dict[str, Any], out_md: str | Path, out_json: str | Path) -> None:
-    from .io import write_json, write_text
-
-    write_json(out_json, card)
-    write_text(out_md, card_markdown(card))
 
 
 def predict_stage(*, source: str, reference: str | Path, out_md: str | Path,

@@ -27,6 +27,7 @@ from ..io import (
 )
 from ..latentnoise import apply_from_manifest
 from ..provenance import provenance, say
+from ..threadpools import thread_counts
 
 
 def sample_stage(*, out_sequences: str, out_meta: str, out_stats: str | None, source: dict,
@@ -97,6 +98,7 @@ def embed_stage(*, manifest_path: str, sequences_path: str, out_embeddings: str,
     write_json(out_meta, {
         "model": manifest["name"], "shape": list(X.shape), "lengths": lengths.tolist(),
         "seconds": dt, "device": pick_device(device),
+        "threads": thread_counts(),  # pool sizes change the last bits (latentgeom.threadpools)
         # fingerprints: what this matrix was built from, and the matrix's own bytes
         "manifest_checksum": checksum, "embeddings_sha256": sha256_file(out_embeddings),
         **provenance(layer=layer, batch_size=batch_size, max_length=max_length,
@@ -192,7 +194,7 @@ def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int
     meta = {k: res[k] for k in ("method", "kind", "M", "nbits", "K", "train_rows", "gpu", "mse")}
     # no wall-clock time in here (the log and the rule's benchmark file have it): the file's
     # SHA-256 is a fingerprint (measures record it), so identical runs must give identical bytes
-    meta.update(embeddings_sha256=digest,
+    meta.update(embeddings_sha256=digest, threads=thread_counts(),
                 **provenance(spec=dict(spec), seed=seed, train_size=train_size))
     write_npz(out_path, codes=res["codes"], codebooks=res["codebooks"],
               meta=np.array(json.dumps(meta)))
@@ -229,7 +231,7 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
     out = dict(result)
     out["provenance"] = provenance(variants=list(measures.VARIANTS), seed=seed,
                                    n_rows=int(X.shape[0]), quantizers=names)
-    out["provenance"].update(fingerprints)
+    out["provenance"].update(fingerprints, threads=thread_counts())
     write_json(out_path, out)
     return result
 
