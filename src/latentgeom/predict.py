@@ -144,9 +144,9 @@ PUBLISHED: dict[str, Any] = {
 def read_published_reference(directory: str | Path,
                              sequences: str | Path | None) -> tuple[Any, dict[str, Any]]:
     """``(models table, settings)`` of the authors' published data as a reference: their
-    per-model files (:func:`latentgeom.analysis.import_published`) and their settings
+    per-model files (:func:`latentgeom.published.import_published`) and their settings
     (:data:`PUBLISHED`); ``sequences`` must be their sample file."""
-    from .analysis import import_published
+    from .published import import_published
     from .integrity import sha256_file
 
     table = f"published:{directory}"
