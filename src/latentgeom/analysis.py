@@ -9,7 +9,7 @@ The input is the joined model table, ``models.csv``: one row per model with
 - every measure as ``<group>.<name>``: ``spread.EEE``, ``spread.VRM``, ``spread.IS`` and, per
   quantizer group (``additive``, ``product``), ``PP, PC_var, PC_kl, RS, RE, RI, CD_var, PD_EEE``
   — the paper's definitions (its equations) — and the same under the authors' definitions
-  (their code, NOTES.md) as ``authors:<group>.<name>``. Either set may be absent (the
+  (their code, docs/measures.md) as ``authors:<group>.<name>``. Either set may be absent (the
   published data have only the authors').
 
 Every statistic is computed per definition ("variant"); one of them, the primary (the config's

@@ -18,7 +18,7 @@ Two sets of sampling rules (``sample.rules``):
 
 - ``project``: every eligible line of every split pooled, deduplicated, ``min_tokens <= n <=
   max_tokens``, and ``n`` drawn without replacement (seeded); the text is kept as it is.
-- ``authors``: the authors' ``explore/sample_build.py`` (NOTES.md), seeded: each draw picks one
+- ``authors``: the authors' ``explore/sample_build.py``, seeded: each draw picks one
   split uniformly (whatever its size), then one line; the line's tokens are those of
   scikit-learn's ``build_tokenizer()`` (case kept); it is kept when ``min_tokens < n <
   max_tokens`` (strict: the authors' ``3 < n < 50``) and stored as the space-joined tokens, so
@@ -258,7 +258,7 @@ def authors_text(text: str) -> tuple[str, int]:
 
 def authors_draw(splits: dict[str, Sequence[str]], n: int, *, min_tokens: int = 3,
                  max_tokens: int = 50, seed: int = 0) -> tuple[list[str], list[str]]:
-    """The authors' sampling rule (NOTES.md), seeded: ``(sample, pool)``, both sorted.
+    """The authors' sampling rule (docs/paper-run.md), seeded: ``(sample, pool)``, both sorted.
 
     Each draw picks a split uniformly, then a line of it uniformly; the line's
     :func:`authors_text` is kept when ``min_tokens < n_tokens < max_tokens`` (strict); draws repeat

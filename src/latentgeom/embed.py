@@ -1,4 +1,4 @@
-"""Latent space sample: every token's vector of one hidden layer (Section 3.2, NOTES.md).
+"""Latent space sample: every token's vector of one hidden layer (Section 3.2).
 
 The authors ran each sequence alone through the model and kept every token's last-layer vector,
 special tokens included, stacked into one float32 matrix. We batch sequences of similar length

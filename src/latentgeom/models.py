@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-#: Perturbation scopes. ``encoder_weights`` is the paper's (NOTES.md): every parameter of the
+#: Perturbation scopes. ``encoder_weights`` is the paper's (their code): every parameter of the
 #: encoder stack whose name ends in ``weight`` (attention and feed-forward matrices, LayerNorm
 #: gains), no biases, no embeddings, no pooler. ``encoder_all`` also perturbs the encoder biases.
 #: Both select by BERT/RoBERTa parameter names. ``block_weights`` selects by structure, for any

@@ -124,7 +124,7 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
     return df, settings
 
 
-#: The authors' published data as a reference (NOTES.md, "How the authors ran it"): their sample
+#: The authors' published data as a reference (docs/paper-run.md): their sample
 #: file (its SHA-256: the file itself is corpus text, never copied here; a user passes the
 #: path of ``sample_sequences.txt`` from their repository), every sequence embedded alone
 #: (truncated to max positions - 3: ``max_length`` None), the last layer, ``ProductQuantizer(d, 4,
@@ -146,13 +146,13 @@ def read_published_reference(directory: str | Path,
     """``(models table, settings)`` of the authors' published data as a reference: their
     per-model files (:func:`latentgeom.published.import_published`) and their settings
     (:data:`PUBLISHED`); ``sequences`` must be their sample file."""
-    from .published import import_published
     from .integrity import sha256_file
+    from .published import import_published
 
     table = f"published:{directory}"
     if sequences is None:
         raise ReferenceError(f"reference {table}: pass the authors' sample (--sample PATH to "
-                             "sample_sequences.txt from their repository, NOTES.md): the "
+                             "sample_sequences.txt from their repository): the "
                              "published measures were computed on it")
     if not Path(sequences).is_file():
         raise ReferenceError(f"sample {sequences} does not exist")

@@ -1,6 +1,6 @@
 """The ``run_glue`` engine: Transformers' ``Trainer`` set up as ``run_glue.py`` sets it up.
 
-For the authors' command line (NOTES.md: ``--max_seq_length 128 --per_gpu_train_batch_size 4
+For the authors' command line (their scripts: ``--max_seq_length 128 --per_gpu_train_batch_size 4
 --gradient_accumulation_steps 8 --learning_rate 2e-5 --num_train_epochs 3``, seed 42), with the
 settings of :class:`.hparams.Hyperparameters`:
 

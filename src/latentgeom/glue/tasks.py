@@ -1,7 +1,7 @@
 """The GLUE task registry and its metrics.
 
 Each task names its ``nyu-mll/glue`` config, text columns, label count (1 = regression), the dev
-split(s) it is scored on and the score the paper used (NOTES.md, from the authors' scripts):
+split(s) it is scored on and the score the paper used (from the authors' scripts; docs/glue.md):
 
 ========  ==============================  ============================
 task      score                           dev split(s)

@@ -206,7 +206,7 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
                    workers: int | None = None) -> dict[str, Any]:
     """All measures of one latent matrix under both definitions, as JSON:
     ``{"spread": …, <quantizer name>: …, "authors": {"spread": …, <quantizer name>: …}}``
-    (top level: the paper's equations; ``authors``: the authors' code, NOTES.md). Both are
+    (top level: the paper's equations; ``authors``: the authors' code, docs/measures.md). Both are
     always computed (the analysis picks the primary one); ``seed`` seeds the authors' random
     references."""
     from .. import measures
