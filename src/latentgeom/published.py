@@ -50,7 +50,8 @@ PUBLISHED_FILES = {  # metrics file -> (GLUE average column, architecture, per-t
 
 
 def import_published(directory: str | Path):
-    """The authors' published per-model files (github.com/amarbut/manifolds) as a model table in our schema.
+    """The authors' published per-model files (github.com/amarbut/manifolds) as a model table
+    in our schema.
 
     Perturbed BERT-small (``bert_small_metrics.csv``, GLUE average ``new_average``), BERT-base
     (``bert_model_metrics.csv``, ``average``) and RoBERTa (``roberta_model_metrics.csv``,
