@@ -36,7 +36,7 @@ def perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, see
     return man
 
 
-def latent_perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, seed: int,
+def perturb_latent_stage(*, name: str, manifest_path: str, base: str, alpha: float, seed: int,
                          layer: int = -1, scope: str = "encoder_weights", architecture: str = "",
                          base_embeddings=None) -> dict[str, Any]:
     """A latent-noise model's manifest (rule perturb_latent, docs/latent-noise.md): with
