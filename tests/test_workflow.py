@@ -247,6 +247,8 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
             "quantize": {"sensitivity": {"methods": ["pq"], "M": [2], "nbits": [4]}},
             "glue": {"compare_engines": ["minilm_a0_s0"]},
             "predict": {"models": {"other": {"source": "hub:org/model"}}}}
+    base = yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["bases"]["minilm"]
+    over["models"] = {"bases": {"minilmL": {**base, "perturbation": "latent"}}}  # latent noise
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
     p = smk("-n", "--directory", str(tmp_path / "run"), "--configfile",
             str(REPO / "config/config.yaml"), str(tmp_path / "over.yaml"))

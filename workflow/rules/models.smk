@@ -36,9 +36,9 @@ rule perturb_latent:
     output:
         manifest=res("models/{model}/manifest.json"),
     log:
-        log("perturb/{model}.log"),
+        log("perturb_latent/{model}.log"),
     benchmark:
-        res("benchmarks/perturb/{model}.tsv")
+        res("benchmarks/perturb_latent/{model}.tsv")
     wildcard_constraints:
         model=names_regex(LATENT),
     conda:
