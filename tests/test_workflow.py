@@ -283,6 +283,8 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
             "glue": {"compare_engines": ["minilm_a0_s0"]},
             "predict": {"models": {"other": {"source": "hub:org/model"}}},
             "geometry": {"enabled": True}, "ranking": {"enabled": True}}
+    base = yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["bases"]["minilm"]
+    over["models"] = {"bases": {"minilmL": {**base, "perturbation": "latent"}}}  # latent noise
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
     p = smk("-n", "--directory", str(tmp_path / "run"), "--configfile",
             str(REPO / "config/config.yaml"), str(tmp_path / "over.yaml"))
@@ -293,3 +295,54 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
             continue
         logs = fields.get("log", "").split(", ")
         assert logs and all(f.startswith(f"results/logs/{rule}/") for f in logs), (rule, logs)
+
+
+@pytest.mark.slow
+def test_tiny_latent_noise_end_to_end(tmp_path, tiny_bert):
+    """models.bases.<b>.perturbation: latent (docs/latent-noise.md) beside a weights base:
+    embed, quantize, measures, fine-tuning and the tables, with the latent models' own names,
+    alpha and perturbation columns, and their own architecture group in Table 2 / Figure 5."""
+    import json
+
+    import pandas as pd
+
+    from latentgeom.latentnoise import dimension_std
+
+    cfg = tiny_config(tmp_path, tiny_bert)
+    c = yaml.safe_load(cfg.read_text())
+    c["models"]["bases"]["tinyL"] = {"source": f"path:{tiny_bert}", "architecture": "tiny",
+                                     "alphas": [0.0, 0.5, 1.0], "seeds": [0],
+                                     "perturbation": "latent"}
+    c["nonstandard"] = None
+    c["embed"]["temporary"] = False
+    cfg.write_text(yaml.safe_dump(c))
+    smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
+    res = tmp_path / "results"
+    latent = ["tinyL_latent_a0.5_s0", "tinyL_latent_a0_s0", "tinyL_latent_a1_s0"]
+    for name in ("measures", "glue", "models"):
+        t = pd.read_csv(res / f"tables/{name}.csv").set_index("model")
+        assert sorted(t.index) == sorted(["tiny_a0.5_s0", "tiny_a0_s0", *latent]), name
+        assert list(t.columns[:5]) == ["architecture", "kind", "alpha", "seed", "perturbation"] \
+            or name == "glue", name
+        assert t.loc[latent, "perturbation"].eq("latent").all(), name
+        assert t.loc[["tiny_a0_s0", "tiny_a0.5_s0"], "perturbation"].eq("weights").all(), name
+        assert t.loc[latent, "alpha"].tolist() == [0.5, 0.0, 1.0], name  # the latent alpha
+        assert t.loc[latent, "architecture"].eq("tiny+latent").all(), name
+    models = pd.read_csv(res / "tables/models.csv")
+    assert models.glue_average.notna().all() and models["additive.PP"].notna().all()
+    # alpha 0 is the base itself, bit for bit; sigma is the per-dimension std of its embeddings
+    X0 = np.load(res / "latent/tinyL_latent_a0_s0/embeddings.npy")
+    np.testing.assert_array_equal(X0, np.load(res / "latent/tiny_a0_s0/embeddings.npy"))
+    man = json.loads((res / "models/tinyL_latent_a1_s0/manifest.json").read_text())
+    assert man["alpha"] == 0.0 and man["latent_alpha"] == 1.0 and man["perturbation"] == "latent"
+    np.testing.assert_allclose(man["latent_noise"]["sigma"], dimension_std(X0), rtol=1e-12)
+    X1 = np.load(res / "latent/tinyL_latent_a1_s0/embeddings.npy")
+    assert X1.shape == X0.shape
+    # alpha 1: noise of the base's per-dimension scale, uncorrelated with the clean vectors
+    np.testing.assert_allclose(X1.std(0), dimension_std(X0), rtol=0.25)
+    assert abs(np.corrcoef(X0.ravel(), X1.ravel())[0, 1]) < 0.1
+    # Table 2 per perturbation kind: one r column per architecture group
+    t2 = pd.read_csv(res / "analysis/table2.csv")
+    assert {"r_tiny", "r_tiny+latent"} <= set(t2.columns)
+    assert (res / "figures/figure5.png").stat().st_size > 1000
+    assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}

@@ -123,12 +123,12 @@ def join_tables(measures, glue):
     if only_m or only_g:
         raise ValueError(f"tables disagree on models: only in measures {only_m[:5]}, "
                          f"only in GLUE {only_g[:5]}")
-    meta = {"model", "kind", "architecture", "base", "alpha", "seed", TARGET}
+    meta = {"model", "kind", "architecture", "base", "alpha", "seed", "perturbation", TARGET}
     g = glue.rename(columns={c: f"glue.{c}" for c in glue.columns
                              if c not in meta and not c.startswith("glue.")})
     g = g[["model", *[c for c in g.columns if c.startswith("glue.")], TARGET]]
     out = measures.merge(g, on="model", how="inner", validate="one_to_one")
-    front = ["model", "architecture", "kind", "alpha", "seed"]
+    front = ["model", "architecture", "kind", "alpha", "seed", "perturbation"]  # latent noise
     front = [c for c in front if c in out.columns]
     glue_cols = [c for c in out.columns if c.startswith("glue.")] + [TARGET]
     cis = [c for c in out.columns if _is_ci(c)]  # bootstrap intervals, when the run has them

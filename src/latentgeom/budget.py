@@ -105,6 +105,7 @@ class Plan:
 
 def architecture(label: str, unknown: set[str] | None = None) -> tuple[int, float]:
     """(hidden size, parameters) of an architecture label."""
+    label = label.removesuffix("+latent")  # a latent-noise base's group (docs/latent-noise.md)
     if label in ARCHITECTURES:
         return ARCHITECTURES[label]
     if unknown is not None:

@@ -147,6 +147,29 @@ def attach(model, *, alpha: float, sigma, seed: int, name: str, layer: int = -1)
 
 
 # ----------------------------------------------------------------------------- manifests
+def table_fields(manifest: dict) -> dict:
+    """What a latent-noise manifest changes in a table row: ``alpha`` is the latent one (the
+    manifest's own ``alpha`` is Eq. 1's, 0) and ``perturbation`` is ``latent``; ``{}`` for any
+    other manifest (tables add the column only when a latent model is in them, so a
+    weights-only run's tables stay byte-identical)."""
+    if manifest.get("perturbation") != "latent":
+        return {}
+    rec = manifest.get("latent_noise") or {}
+    return {"alpha": float(manifest.get("latent_alpha", rec.get("alpha", 0.0))),
+            "perturbation": "latent"}
+
+
+def mark_perturbation(df):
+    """The tables' ``perturbation`` column, after ``seed``: ``weights`` where a row has none,
+    when any row is ``latent``; ``df`` unchanged otherwise."""
+    if "perturbation" not in df.columns:
+        return df
+    df["perturbation"] = df["perturbation"].fillna("weights")
+    cols = [c for c in df.columns if c != "perturbation"]
+    at = cols.index("seed") + 1 if "seed" in cols else len(cols)
+    return df[cols[:at] + ["perturbation"] + cols[at:]]
+
+
 def latent_manifest_record(*, alpha: float, seed: int, sigma, layer: int = -1) -> dict:
     """The ``latent_noise`` record of a model manifest: the model is the manifest's weights
     (the base's, unperturbed: the manifest's own ``alpha`` is Eq. 1's and stays 0) with this

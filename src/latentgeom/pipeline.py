@@ -19,6 +19,12 @@ def model_name(base: str, alpha: float, seed: int) -> str:
     return f"{base}_a{alpha_tag(alpha)}_s{int(seed)}"
 
 
+def latent_model_name(base: str, alpha: float, seed: int) -> str:
+    """Name of a latent-noise model (``perturbation: latent``, docs/latent-noise.md), e.g.
+    ``minilm_latent_a0.05_s1``; base names have no ``_``, so it never equals a weights name."""
+    return f"{base}_latent_a{alpha_tag(alpha)}_s{int(seed)}"
+
+
 def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per perturbed model of the grid.
 
@@ -55,6 +61,9 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
             pairs += [(alpha, s) for s in entry.get("seeds", [0])]
         if not pairs:
             raise ValueError(f"models.bases.{base}: needs 'alphas' or 'grid'")
+        if spec.get("perturbation", "weights") == "latent":  # docs/latent-noise.md
+            out += _latent_records(config, base, spec, pairs, scope)
+            continue
         for alpha, seed in pairs:
             out.append({
                 "name": model_name(base, alpha, seed), "base_name": base,
@@ -66,6 +75,25 @@ def perturbed_models(config: dict[str, Any]) -> list[dict[str, Any]]:
     if dupes:
         raise ValueError(f"models: duplicate model names {sorted(dupes)}")
     return out
+
+
+def _latent_records(config, base, spec, pairs, scope) -> list[dict[str, Any]]:
+    """The models of a ``perturbation: latent`` base: named by :func:`latent_model_name`, in the
+    architecture group ``<architecture>+latent`` (so Table 2 and Figure 5 show them beside the
+    weight-noise models), each with ``latent_ref``: the alpha = 0 model whose embeddings give
+    sigma (the first alpha-0 pair; alpha 0 is the unperturbed base, so one is required)."""
+    zero = [s for a, s in pairs if a == 0.0]
+    if not zero:
+        raise ValueError(f"models.bases.{base}: perturbation 'latent' needs alpha 0 in 'alphas' "
+                         "or 'grid' (sigma is the base model's per-dimension std on the sample)")
+    if int((config.get("embed") or {}).get("layer", -1)) == 0:
+        raise ValueError(f"models.bases.{base}: perturbation 'latent' needs embed.layer != 0 "
+                         "(the noise sits on a transformer block's output)")
+    ref = latent_model_name(base, 0.0, zero[0])
+    return [{"name": latent_model_name(base, alpha, seed), "base_name": base,
+             "source": spec["source"], "architecture": f"{spec['architecture']}+latent",
+             "kind": "perturbed", "alpha": alpha, "seed": int(seed), "scope": scope,
+             "perturbation": "latent", "latent_ref": ref} for alpha, seed in pairs]
 
 
 def nonstandard_models(config: dict[str, Any]) -> list[dict[str, Any]]:

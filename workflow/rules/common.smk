@@ -54,7 +54,13 @@ from latentgeom.gpus import gpu_request as _gpu_request  # noqa: E402
 
 RESULTS = config["results"]
 MODELS = model_table(config)
-PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed")
+PERTURBED = sorted(
+    n
+    for n, m in MODELS.items()
+    if m["kind"] == "perturbed" and m.get("perturbation", "weights") == "weights"
+)
+# models.bases.<b>.perturbation: latent (docs/latent-noise.md): rule perturb_latent; none by default
+LATENT = sorted(n for n, m in MODELS.items() if m.get("perturbation") == "latent")
 NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
 QUANTIZERS = list(config["quantize"]["quantizers"])
 # quantize.sensitivity's grid (README, "Beyond the paper"): quantizers of their own, e.g.
@@ -165,6 +171,12 @@ def nonstandard_checkpoint(wc):
     """A non-standard model's checkpoint file, as input when it exists (editing it re-runs)."""
     ckpt = MODELS[wc.model].get("checkpoint")
     return [ckpt] if ckpt and Path(ckpt).expanduser().is_file() else []
+
+
+def latent_sigma_input(wc):
+    """The embeddings sigma comes from: the latent base's alpha = 0 model's (none for itself)."""
+    ref = MODELS[wc.model]["latent_ref"]
+    return [] if ref == wc.model else [res(f"latent/{ref}/embeddings.npy")]
 
 
 def model_param(field):

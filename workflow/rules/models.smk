@@ -29,6 +29,35 @@ rule perturb:
         "../../scripts/perturb.py"
 
 
+rule perturb_latent:
+    """A latent-noise model (docs/latent-noise.md): the base's weights + a hook on embed.layer."""
+    input:
+        base_embeddings=latent_sigma_input,
+    output:
+        manifest=res("models/{model}/manifest.json"),
+    log:
+        log("perturb_latent/{model}.log"),
+    benchmark:
+        res("benchmarks/perturb_latent/{model}.tsv")
+    wildcard_constraints:
+        model=names_regex(LATENT),
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        base=model_param("source"),
+        architecture=model_param("architecture"),
+        alpha=model_param("alpha"),
+        seed=model_param("seed"),
+        scope=model_param("scope"),
+        layer=config["embed"]["layer"],
+    script:
+        "../../scripts/perturb_latent.py"
+
+
 rule nonstandard:
     """A non-standard model of Section 3.4 from its recipe; weights are stored."""
     input:

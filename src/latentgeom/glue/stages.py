@@ -187,6 +187,7 @@ def glue_table(scores_paths: list[str], manifest_paths: list[str]):
     import pandas as pd
 
     from ..io import read_json
+    from ..latentnoise import mark_perturbation, table_fields
 
     rows = []
     for sp, mp in zip(scores_paths, manifest_paths):
@@ -194,11 +195,12 @@ def glue_table(scores_paths: list[str], manifest_paths: list[str]):
         row = {"model": s["model"], "kind": man.get("kind"),
                "architecture": man.get("architecture"), "base": man.get("base"),
                "alpha": man.get("alpha"), "seed": man.get("seed")}
+        row.update(table_fields(man))  # latent noise: its alpha and perturbation (if any)
         row.update(s["scores"])
         row.update(s.get("other_dev_splits", {}))
         row["glue_average"] = s["glue_average"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    return mark_perturbation(pd.DataFrame(rows))
 
 
 def scores_stage(*, metrics_paths: list[str], tasks: list[str], model: str,

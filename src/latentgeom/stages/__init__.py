@@ -42,7 +42,7 @@ from .latent import (
     sample_stage,
     sensitivity_measures_stage,
 )
-from .models import nonstandard_stage, perturb_stage
+from .models import nonstandard_stage, perturb_latent_stage, perturb_stage
 from .tables import (
     flatten_measures,
     layers_table_stage,
@@ -55,8 +55,8 @@ __all__ = [
     "add_geometry_columns", "analyze_stage", "bootstrap_stage", "embed_layers_stage",
     "embed_stage", "figures_stage", "flatten_measures", "geometry_stage",
     "layers_analysis_stage", "layers_table_stage", "load_matrix", "measures_stage",
-    "measures_table_stage", "models_table_stage", "nonstandard_stage", "perturb_stage",
-    "quantize_stage", "ranking_stage", "read_quantized", "read_sequences", "sample_stage",
-    "sensitivity_analysis_stage", "sensitivity_measures_stage", "sensitivity_table_stage",
-    "uncertainty_stage",
+    "measures_table_stage", "models_table_stage", "nonstandard_stage", "perturb_latent_stage",
+    "perturb_stage", "quantize_stage", "ranking_stage", "read_quantized", "read_sequences",
+    "sample_stage", "sensitivity_analysis_stage", "sensitivity_measures_stage",
+    "sensitivity_table_stage", "uncertainty_stage",
 ]

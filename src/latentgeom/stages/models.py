@@ -36,6 +36,39 @@ def perturb_stage(*, name: str, manifest_path: str, base: str, alpha: float, see
     return man
 
 
+def perturb_latent_stage(*, name: str, manifest_path: str, base: str, alpha: float, seed: int,
+                         layer: int = -1, scope: str = "encoder_weights", architecture: str = "",
+                         base_embeddings=None) -> dict[str, Any]:
+    """A latent-noise model's manifest (rule perturb_latent, docs/latent-noise.md): with
+    ``base_embeddings`` (the base's alpha = 0 embeddings of the sample) the base's weights and
+    the hook's record (:func:`latentnoise.latent_manifest`); without them (the alpha = 0 model
+    they come from; at alpha 0 the hook is the identity, bit for bit) the base's weights marked
+    ``"perturbation": "latent"``. Both record the latent alpha as ``latent_alpha``."""
+    from .. import latentnoise, models
+
+    if isinstance(base_embeddings, (list, tuple)):
+        base_embeddings = base_embeddings[0] if base_embeddings else None
+    alpha = latentnoise.check_alpha(alpha)
+    models.resolve_source(base)
+    say(f"perturb_latent {name}: base={base} alpha={alpha} seed={seed} layer={layer}")
+    if base_embeddings is None:
+        if alpha != 0.0:
+            raise ValueError(f"perturb_latent {name}: latent alpha {alpha} needs the base "
+                             "model's embeddings (sigma)")
+        model, _, changed = models.perturbed_model(base, 0.0, seed, scope)
+        man = models.make_manifest(name=name, base=base, alpha=0.0, seed=seed, scope=scope,
+                                   architecture=architecture or name, model=model,
+                                   changed=changed, extra={"perturbation": "latent"})
+    else:
+        man = latentnoise.latent_manifest(name=name, base=base, alpha=alpha, seed=seed,
+                                          base_embeddings=str(base_embeddings), layer=layer,
+                                          architecture=architecture, scope=scope)
+    man["latent_alpha"] = alpha
+    write_json(manifest_path, man)
+    say(f"checksum {man['checksum'][:16]} (the base's weights)")
+    return man
+
+
 def nonstandard_stage(*, name: str, manifest_path: str, weights_dir: str, recipe: str,
                       architecture: str, source: str, donor: str | None = None,
                       tokenizer: str | None = None, seed: int = 0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..io import read_csv, read_json, write_csv
+from ..latentnoise import mark_perturbation, table_fields
 from ..provenance import say
 from ..schema import AUTHORS
 
@@ -45,12 +46,13 @@ def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
                "kind": man.get("kind", "perturbed"),
                "alpha": man.get("alpha") if man.get("kind", "perturbed") == "perturbed" else None,
                "seed": man.get("seed") if man.get("kind", "perturbed") == "perturbed" else None}
+        row.update(table_fields(man))  # latent noise: its alpha and perturbation (if any)
         row.update(flatten_measures(read_json(mpath)))
         if bpath:  # the bootstrap's intervals (latentgeom.bootstrap)
             for col, (lo, hi) in read_json(bpath)["interval"].items():
                 row[f"ci_lo:{col}"], row[f"ci_hi:{col}"] = lo, hi
         rows.append(row)
-    df = pd.DataFrame(rows)
+    df = mark_perturbation(pd.DataFrame(rows))
     write_csv(out_path, df)
     return df
 
