@@ -32,6 +32,7 @@ from itertools import combinations
 import numpy as np
 
 from .analysis import TARGET
+from .bootstrap import percentile_interval
 
 CV_KINDS = ("loo", "alpha_kfold")
 NONE = "(none)"  #: the candidate without a measure: the baseline of q2
@@ -147,15 +148,6 @@ def _boot_mse(C: np.ndarray, sq: np.ndarray, ok: np.ndarray) -> np.ndarray:
         return (C @ np.where(ok, sq, 0.0)) / w
 
 
-def _interval(v: np.ndarray, level: float) -> tuple[float, float]:
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    lo, hi = np.quantile(v, [a, 1 - a])
-    return float(lo), float(hi)
-
-
 def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5,
                   n_boot: int = 1000, seed: int = 0, level: float = 0.95,
                   reference: str | None = "additive.PP") -> pd.DataFrame:  # noqa: F821
@@ -226,8 +218,8 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
                 with np.errstate(invalid="ignore", divide="ignore"):
                     q2b = 1 - bm / b0
                     q2 = 1 - mse / mse0 if mse0 > 0 else float("nan")
-                rl, rh = _interval(np.sqrt(bm), level)
-                ql, qh = _interval(q2b, level)
+                rl, rh = percentile_interval(np.sqrt(bm), level)
+                ql, qh = percentile_interval(q2b, level)
                 rows.append({"scope": scope, "cv": cv, "n_measures": len(cand),
                              "measures": " + ".join(cand) if cand else NONE,
                              "n": int(use.sum()), "rmse": np.sqrt(mse), "rmse_lo": rl,
@@ -245,7 +237,7 @@ def rank_measures(df, measures: Sequence[str], *, pairs: bool = True, k: int = 5
                         continue
                     d = float(np.mean(csq[both]) - np.mean(rsq[both]))
                     db = _boot_mse(C, csq, both) - _boot_mse(C, rsq, both)
-                    lo, hi = _interval(db, level)
+                    lo, hi = percentile_interval(db, level)
                     row.update(d_mse=d, d_lo=lo, d_hi=hi)
     for row in rows:
         row.pop("_cand", None)

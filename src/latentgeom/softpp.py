@@ -152,9 +152,7 @@ def soft_counts(X, codebooks, kind: str, tau: float, codes=None, block: int = 81
     M = C.shape[0]
     torch = _torch()
     total = None
-    for i in range(0, X.shape[0], block):
-        xb = X[i:i + block]
-        cb = None if codes is None else codes[i:i + block]
+    for xb, cb in _row_blocks(X, codes, block):
         part = torch.stack([torch.softmax(_logits(_residuals(xb, C, kind, cb, m), C[m], tau),
                                           -1).sum(0) for m in range(M)])
         total = part if total is None else total + part
@@ -212,6 +210,12 @@ def _sq_distances(r, Cm):
     return ((r * r).sum(1, keepdim=True) - 2.0 * (r @ Cm.T) + (Cm * Cm).sum(1)).clamp_min(0.0)
 
 
+def _row_blocks(X, codes, block: int):
+    """``(X[i:i + block], codes[i:i + block] or None)`` for each block of rows."""
+    for i in range(0, X.shape[0], block):
+        yield X[i:i + block], None if codes is None else codes[i:i + block]
+
+
 def conditional_codes(X, codebooks, kind: str, codes=None, block: int = 8192) -> np.ndarray:
     """(n, M) the tau -> 0 limit of :func:`soft_assignments`: for each codebook m, the nearest
     codeword to ``r_im`` with the other codebooks' ``codes`` held fixed (all codebooks updated
@@ -222,9 +226,7 @@ def conditional_codes(X, codebooks, kind: str, codes=None, block: int = 8192) ->
     X, C, codes = _check(X, codebooks, kind, codes)
     out = []
     with torch.no_grad():
-        for i in range(0, X.shape[0], block):
-            xb = X[i:i + block]
-            cb = None if codes is None else codes[i:i + block]
+        for xb, cb in _row_blocks(X, codes, block):
             out.append(torch.stack([_logits(_residuals(xb, C, kind, cb, m), C[m], 1.0).argmax(1)
                                     for m in range(C.shape[0])], 1))
     return torch.cat(out).cpu().numpy()
@@ -247,9 +249,7 @@ def tau_rule(X, codebooks, kind: str, codes=None, rule: str = "margin",
     X, C, codes = _check(X, codebooks, kind, codes)
     vals = []
     with torch.no_grad():
-        for i in range(0, X.shape[0], block):
-            xb = X[i:i + block]
-            cb = None if codes is None else codes[i:i + block]
+        for xb, cb in _row_blocks(X, codes, block):
             for m in range(C.shape[0]):
                 two = _sq_distances(_residuals(xb, C, kind, cb, m), C[m]).topk(
                     2, dim=1, largest=False).values
