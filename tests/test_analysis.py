@@ -171,6 +171,11 @@ def test_writers_and_markdown(tmp_path):
     t2 = pd.read_csv(tmp_path / "table2.csv")
     assert {"measure", "n_small", "r_small", "r_base", "lm_mse", "lm_mse_no_arch",
             "lm_mse_filtered", "r2", "r2_arch"} <= set(t2.columns)
+    # no wall clock in an artifact: statsmodels' Date/Time values are blanked, the rest kept
+    ols = (tmp_path / "ols_summaries.txt").read_text()
+    clock = [ln for ln in ols.splitlines() if ln.startswith(("Date:", "Time:"))]
+    assert clock and not any(ch.isdigit() for ln in clock for ch in ln.split("   ")[0])
+    assert "Log-Likelihood:" in ols and "No. Observations:" in ols
 
 
 def test_cli_import_and_analyze(tmp_path, capsys):

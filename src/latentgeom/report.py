@@ -26,6 +26,16 @@ def to_markdown(df, floatfmt: str = ".3f") -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
+def without_clock(summaries: str) -> str:
+    """statsmodels' OLS summaries with their ``Date:`` and ``Time:`` values blanked (same
+    width): the wall clock of the run is not a result, and two runs of one config must write
+    the same bytes."""
+    import re
+
+    return re.sub(r"^(Date|Time):( +)(.+?)(   )",
+                  lambda m: f"{m[1]}:{m[2]}{' ' * len(m[3])}{m[4]}", summaries, flags=re.M)
+
+
 def write_results(res: dict, out_dir: str | Path) -> list[Path]:
     """Write tables (CSV + Markdown), predictions, correlations and model summaries.
 
@@ -52,6 +62,6 @@ def write_results(res: dict, out_dir: str | Path) -> list[Path]:
                                              ignore_index=True))
     corr = main["correlations"].reset_index().rename(columns={"index": "measure"})
     write_csv(out / "correlations.csv", corr)
-    write_text(out / "ols_summaries.txt", main["summaries"])
+    write_text(out / "ols_summaries.txt", without_clock(main["summaries"]))
     return paths + [out / f for f in ("predictions.csv", "pearson.csv", "correlations.csv",
                                       "ols_summaries.txt")]
