@@ -54,13 +54,9 @@ from latentgeom.gpus import gpu_request as _gpu_request  # noqa: E402
 
 RESULTS = config["results"]
 MODELS = model_table(config)
-PERTURBED = sorted(
-    n
-    for n, m in MODELS.items()
-    if m["kind"] == "perturbed" and m.get("perturbation", "weights") == "weights"
-)
 # models.bases.<b>.perturbation: latent (docs/latent-noise.md): rule perturb_latent; none by default
 LATENT = sorted(n for n, m in MODELS.items() if m.get("perturbation") == "latent")
+PERTURBED = sorted(n for n, m in MODELS.items() if m["kind"] == "perturbed" and n not in LATENT)
 NONSTANDARD = sorted(n for n, m in MODELS.items() if m["kind"] == "nonstandard")
 QUANTIZERS = list(config["quantize"]["quantizers"])
 # quantize.sensitivity's grid (README, "Beyond the paper"): quantizers of their own, e.g.
