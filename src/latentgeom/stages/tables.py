@@ -36,8 +36,8 @@ def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
     rows = []
     boots = bootstrap_paths or [None] * len(measure_paths)
     for mpath, manpath, bpath in zip(measure_paths, manifest_paths, boots):
-        man = read_json(manpath)
-        built = (read_json(mpath).get("provenance") or {}).get("manifest_checksum")
+        man, measured = read_json(manpath), read_json(mpath)
+        built = (measured.get("provenance") or {}).get("manifest_checksum")
         if built and built != man.get("checksum"):
             raise RuntimeError(f"{mpath} was computed for model checksum {built[:12]}…, but "
                                f"{manpath} is {str(man.get('checksum'))[:12]}…: delete it and "
@@ -47,7 +47,7 @@ def measures_table_stage(*, measure_paths: list[str], manifest_paths: list[str],
                "alpha": man.get("alpha") if man.get("kind", "perturbed") == "perturbed" else None,
                "seed": man.get("seed") if man.get("kind", "perturbed") == "perturbed" else None}
         row.update(table_fields(man))  # latent noise: its alpha and perturbation (if any)
-        row.update(flatten_measures(read_json(mpath)))
+        row.update(flatten_measures(measured))
         if bpath:  # the bootstrap's intervals (latentgeom.bootstrap)
             for col, (lo, hi) in read_json(bpath)["interval"].items():
                 row[f"ci_lo:{col}"], row[f"ci_hi:{col}"] = lo, hi
