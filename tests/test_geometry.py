@@ -162,3 +162,116 @@ def test_cli_geometry_writes_the_json(tmp_path):
     assert list(out["geometry"]) == list(G.GEOMETRY_MEASURES)
     assert out["geometry"]["TwoNN"] == pytest.approx(3, abs=0.4)
     assert out["provenance"]["config"]["subsample"] == 500 and out["seconds"]["topology"] >= 0
+
+
+# ----------------------------------------------------------------------------- models_table
+def _geometry_run(tmp_path, models=("m0", "m1")):
+    """Per model an embeddings.npy, its embeddings.json (SHA-256, as embed writes it) and a
+    geometry JSON recording that SHA-256 (as geometry_stage does)."""
+    import json
+
+    from latentgeom.integrity import sha256_file
+
+    geo, metas = [], []
+    for i, m in enumerate(models):
+        d = tmp_path / "latent" / m
+        d.mkdir(parents=True)
+        np.save(d / "embeddings.npy", np.full((4, 3), float(i), np.float32))
+        digest = sha256_file(d / "embeddings.npy")
+        (d / "embeddings.json").write_text(json.dumps({"model": m, "embeddings_sha256": digest}))
+        g = tmp_path / "geometry" / f"{m}.json"
+        g.parent.mkdir(exist_ok=True)
+        g.write_text(json.dumps({"model": m, "geometry": {k: float(i) for k in
+                                                          G.GEOMETRY_MEASURES},
+                                 "provenance": {"embeddings_sha256": digest}}))
+        geo.append(str(g))
+        metas.append(str(d / "embeddings.json"))
+    return geo, metas
+
+
+def test_models_table_verifies_the_geometry_fingerprints(tmp_path):
+    """models_table joins a geometry file only when the embeddings SHA-256 it records is the
+    one its model's embeddings.json records; otherwise an error naming the file."""
+    import json
+
+    import pandas as pd
+
+    from latentgeom.integrity import FingerprintError
+    from latentgeom.stages import add_geometry_columns
+
+    geo, metas = _geometry_run(tmp_path)
+    df = pd.DataFrame({"model": ["m0", "m1"], "glue_average": [0.5, 0.6]})
+    out = add_geometry_columns(df, geo, metas)
+    assert out.set_index("model").loc["m1", "geometry.RankMe"] == 1.0
+    # the model's matrix was re-made (another digest) after its geometry was computed
+    meta = json.loads(Path(metas[1]).read_text())
+    Path(metas[1]).write_text(json.dumps({**meta, "embeddings_sha256": "0" * 64}))
+    with pytest.raises(FingerprintError, match=r"geometry/m1\.json.*latent/m1/embeddings\.npy"):
+        add_geometry_columns(df, geo, metas)
+    # a geometry file without a recorded digest cannot be checked: refused too
+    Path(metas[1]).write_text(json.dumps(meta))
+    d = json.loads(Path(geo[0]).read_text())
+    Path(geo[0]).write_text(json.dumps({**d, "provenance": {}}))
+    with pytest.raises(FingerprintError, match=r"m0\.json records no embeddings digest"):
+        add_geometry_columns(df, geo, metas)
+    with pytest.raises(ValueError, match="no embeddings.json of model 'm1'"):
+        add_geometry_columns(df, geo[1:], metas[:1])
+
+
+def test_models_table_stage_refuses_a_stale_geometry_file(tmp_path):
+    """The stage (rule models_table) with the meta files: a mismatch stops it before it writes
+    tables/models.csv."""
+    import json
+
+    from latentgeom.integrity import FingerprintError
+    from latentgeom.stages import models_table_stage
+
+    geo, metas = _geometry_run(tmp_path, models=("tiny_a0_s0",))
+    (tmp_path / "measures.csv").write_text(
+        "model,architecture,kind,alpha,seed,spread.EEE\ntiny_a0_s0,tiny,perturbed,0.0,0,0.5\n")
+    (tmp_path / "glue.csv").write_text("model,polarity,glue_average\ntiny_a0_s0,0.7,0.7\n")
+    out = tmp_path / "models.csv"
+    models_table_stage(measures_path=str(tmp_path / "measures.csv"),
+                       glue_path=str(tmp_path / "glue.csv"), out_path=str(out),
+                       geometry_paths=geo, geometry_meta_paths=metas)
+    assert "geometry.TwoNN" in out.read_text()
+    out.unlink()
+    Path(metas[0]).write_text(json.dumps({"model": "tiny_a0_s0", "embeddings_sha256": "f" * 64}))
+    with pytest.raises(FingerprintError, match="tiny_a0_s0"):
+        models_table_stage(measures_path=str(tmp_path / "measures.csv"),
+                           glue_path=str(tmp_path / "glue.csv"), out_path=str(out),
+                           geometry_paths=geo, geometry_meta_paths=metas)
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- job sizes
+def test_geometry_softpp_and_ranking_memory_from_their_sizes():
+    """The geometry, softpp and ranking rules ask for memory computed from the matrix (or the
+    model table), like measures_mem: growing with the sample and the subsamples, times the
+    attempt; the rules use these functions, not a literal."""
+    import re
+
+    from latentgeom import jobsize
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    rows = jobsize.embedding_rows(cfg)
+    scale = cfg["resources"]["headroom"]
+    hand = (1500 + rows * 1024 * 4 / 2**20 + 3 * 5000 * 1024 * 8 / 2**20
+            + 6 * 1000**2 * 8 / 2**20) * scale
+    assert jobsize.geometry_mem(cfg) == int(np.ceil(hand))
+    big = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    big["sample"]["n"] *= 10
+    big["geometry"] = {"topology_subsample": 3000}
+    assert jobsize.geometry_mem(big) > jobsize.geometry_mem(cfg) + 10 * rows * 4096 / 2**20 * 0.8
+    assert jobsize.geometry_mem(cfg, attempt=2) >= 2 * jobsize.geometry_mem(cfg) - 1
+    assert jobsize.softpp_mem(big) > jobsize.softpp_mem(cfg) > 1500 * scale
+    assert jobsize.softpp_mem(cfg, attempt=2) >= 2 * jobsize.softpp_mem(cfg) - 1
+    r = jobsize.ranking_mem(cfg, 15, 19, 2)
+    assert jobsize.ranking_mem(cfg, 150, 27, 4) > r > 1000 * scale
+    assert jobsize.ranking_mem({**cfg, "ranking": {"pairs": False}}, 15, 19, 2) < r
+    assert jobsize.ranking_mem(cfg, 15, 19, 2, attempt=2) >= 2 * r - 1
+    text = (REPO / "workflow/rules/geometry.smk").read_text()
+    for rule, fn in (("geometry", "geometry_mem"), ("ranking", "ranking_mem"),
+                     ("softpp", "softpp_mem")):
+        body = re.search(rf"^rule {rule}:\n(.*?)(?=^rule |\Z)", text, re.M | re.S).group(1)
+        assert f"_size.{fn}(" in body and not re.search(r"mem_mb=\d", body), rule

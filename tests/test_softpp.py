@@ -1,6 +1,8 @@
 """Soft (differentiable) PP and PC_var: the hard measures as tau -> 0, gradcheck, GPU path."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -279,3 +281,134 @@ def test_finetune_example_moves_soft_pp(tiny_bert):
     assert by[(10.0, 0)]["probe_soft_PP"] == by[(0.0, 0)]["probe_soft_PP"]  # same start
     assert by[(10.0, 3)]["probe_soft_PP"] > by[(0.0, 3)]["probe_soft_PP"]
     assert by[(10.0, 3)]["probe_soft_PP"] > by[(10.0, 0)]["probe_soft_PP"]
+
+
+# ----------------------------------------------------------------------------- the softpp rule
+def _run_folder(tmp_path, alphas=(0.0, 0.1, 0.2, 0.5, 0.8)):
+    """Per model an embeddings.npy and PQ/additive quantizer files that record its SHA-256 (as
+    the embed and quantize stages write them), and a models.csv with their hard PP."""
+    import json
+
+    import pandas as pd
+
+    from latentgeom.integrity import sha256_file
+    from latentgeom.io import write_npy, write_npz
+
+    rows, files = [], {}
+    for i, alpha in enumerate(alphas):
+        X = RNG.standard_normal((120, 4)) * (1 + alpha * np.arange(4))
+        Cp = X[RNG.choice(120, 6, replace=False)].reshape(6, 2, 2).transpose(1, 0, 2).copy()
+        Ca = RNG.standard_normal((2, 6, 4)) * 0.7
+        qs = {"additive": (_icm_fixed_point(X, Ca, np.zeros((120, 2), np.int64)), Ca),
+              "product": (_pq_codes(X, Cp), Cp)}
+        d = tmp_path / "latent" / f"m{i}"
+        d.mkdir(parents=True)
+        write_npy(d / "embeddings.npy", X.astype(np.float32))
+        digest = sha256_file(d / "embeddings.npy")
+        row = {"model": f"m{i}", "architecture": "a" if i % 2 == 0 else "b",
+               "kind": "perturbed", "alpha": alpha, "seed": 0, "glue_average": 80 - 10 * alpha}
+        for name, (codes, C) in qs.items():
+            write_npz(d / f"quantized_{name}.npz", codes=codes.astype(np.uint8),
+                      codebooks=C.astype(np.float32),
+                      meta=np.array(json.dumps({"kind": name, "embeddings_sha256": digest})))
+            row[f"{name}.PP"] = hard.point_patchiness(codes, 6)
+            row[f"authors:{name}.PP"] = hard.point_patchiness(codes, 6, "authors")
+        rows.append(row)
+        files[f"m{i}"] = d
+    rows.append({**rows[0], "model": "ns", "kind": "nonstandard", "alpha": None})
+    files["ns"] = files["m0"]
+    table = tmp_path / "models.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    return table, files
+
+
+def test_soft_pp_summary_limits_and_variants():
+    """The rule's per-quantizer record: tau0 is tau_rule's, soft PP at f x tau0 is soft_pp's
+    under each definition, a tiny factor gives the hard PP of the limit codes, which are the
+    stored codes' on ICM-fixed-point (additive) and argmin (product) codes."""
+    X, C = _pq_case()
+    codes = _pq_codes(X, C)
+    K = C.shape[1]
+    s = sp.soft_pp_summary(X, C, "product", codes, factors=(1e-7, 1.0))
+    tau0 = sp.tau_rule(X, C, "product", codes)
+    assert s["tau0"] == tau0 and s["icm_fixed"] == 1.0
+    for v in ("paper", "authors"):
+        assert s[v]["hard_PP"] == s[v]["hard_PP_limit"] == hard.point_patchiness(codes, K, v)
+        assert s[v]["soft_PP@1e-07tau0"] == pytest.approx(s[v]["hard_PP"], rel=1e-12)
+        assert s[v]["soft_PP@1tau0"] == pytest.approx(
+            float(sp.soft_pp(X, C, "product", tau0, codes, v)), rel=1e-12)
+    Xa, Ca = _additive_case()
+    raw = RNG.integers(0, Ca.shape[1], (len(Xa), Ca.shape[0]))
+    s = sp.soft_pp_summary(Xa, Ca, "additive", raw, factors=(1e-7,))
+    cond = sp.conditional_codes(Xa, Ca, "additive", raw)
+    assert s["icm_fixed"] == pytest.approx((cond == raw).all(1).mean()) and s["icm_fixed"] < 1
+    assert s["paper"]["hard_PP"] == hard.point_patchiness(raw, Ca.shape[1])
+    assert s["paper"]["hard_PP_limit"] == hard.point_patchiness(cond, Ca.shape[1])
+    assert s["paper"]["soft_PP@1e-07tau0"] == pytest.approx(s["paper"]["hard_PP_limit"],
+                                                             rel=1e-9)
+
+
+def test_softpp_stage_and_analysis(tmp_path):
+    """softpp_stage per model (fingerprints checked, both definitions) and
+    softpp_analysis_stage: r of soft with hard PP and with the GLUE average per architecture
+    group and pooled, equal to scipy's on the same numbers; a stale model table is refused."""
+    import json
+
+    import pandas as pd
+    from scipy import stats
+
+    from latentgeom.integrity import FingerprintError
+    from latentgeom.stages import softpp_analysis_stage, softpp_stage
+
+    table, files = _run_folder(tmp_path)
+    outs = []
+    for model, d in files.items():
+        out = tmp_path / "softpp" / f"{model}.json"
+        softpp_stage(embeddings_path=str(d / "embeddings.npy"),
+                     quantized_paths=[str(d / "quantized_additive.npz"),
+                                      str(d / "quantized_product.npz")],
+                     out_path=str(out), model=model, factors=[0.1, 1.0], threads=1)
+        outs.append(str(out))
+    rec = json.loads(Path(outs[0]).read_text())
+    assert set(rec["softpp"]) == {"additive", "product"}
+    assert rec["provenance"]["embeddings_sha256"] and rec["provenance"]["config"]["factors"] \
+        == [0.1, 1.0]
+    assert rec["softpp"]["additive"]["icm_fixed"] == 1.0
+    res = softpp_analysis_stage(softpp_paths=outs, table_path=str(table),
+                                out_table=str(tmp_path / "a" / "softpp.csv"),
+                                out_figure=str(tmp_path / "f" / "softpp.png"))
+    assert (tmp_path / "f" / "softpp.png").stat().st_size > 1000
+    assert (tmp_path / "f" / "softpp.pdf").is_file()
+    assert set(res.scope) == {"a", "b", "pooled"} and set(res.quantizer) == {"additive",
+                                                                              "product"}
+    assert set(res.measure) == {"hard_PP", "soft_PP@0.1tau0", "soft_PP@1tau0"}
+    row = res[(res.quantizer == "product") & (res.scope == "pooled")
+              & (res.measure == "soft_PP@1tau0")].iloc[0]
+    models = pd.read_csv(table).query("kind == 'perturbed'")
+    soft = [json.loads(Path(p).read_text())["softpp"]["product"]["paper"]["soft_PP@1tau0"]
+            for p in outs if Path(p).stem in set(models.model)]
+    assert row.n == 5
+    assert row.r_with_glue == pytest.approx(stats.pearsonr(soft, models.glue_average)[0])
+    assert row.r_with_hard_PP == pytest.approx(stats.pearsonr(soft, models["product.PP"])[0])
+    hard_row = res[(res.quantizer == "product") & (res.scope == "pooled")
+                   & (res.measure == "hard_PP")].iloc[0]
+    assert hard_row.r_with_hard_PP == pytest.approx(1.0)
+    # a model table whose PP is not the stored codes' (another quantizer file): refused
+    bad = pd.read_csv(table)
+    bad.loc[bad.model == "m2", "additive.PP"] += 0.5
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match=r"m2.*additive\.PP"):
+        softpp_analysis_stage(softpp_paths=outs, table_path=str(tmp_path / "bad.csv"),
+                              out_table=str(tmp_path / "x.csv"), out_figure=str(tmp_path / "x"))
+    assert not (tmp_path / "x.csv").exists()
+    # a quantizer file not built from the matrix beside it: refused before any work
+    d = files["m1"]
+    other = files["m2"] / "quantized_product.npz"
+    with pytest.raises(FingerprintError, match="quantized_product"):
+        softpp_stage(embeddings_path=str(d / "embeddings.npy"), quantized_paths=[str(other)],
+                     out_path=str(tmp_path / "y.json"), model="m1")
+    assert not (tmp_path / "y.json").exists()
+    with pytest.raises(ValueError, match="factors"):
+        softpp_stage(embeddings_path=str(d / "embeddings.npy"),
+                     quantized_paths=[str(d / "quantized_product.npz")],
+                     out_path=str(tmp_path / "y.json"), factors=[0.0])

@@ -208,8 +208,9 @@ def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
 
 
 def geometry_and_ranking(tmp_path: Path, cfg: Path) -> None:
-    """Issue 21's other geometry and ranking, switched on over the finished run: a geometry job
-    per model, the joined table and what reads it, nothing upstream."""
+    """Issue 21's other geometry, ranking and soft PP, switched on over the finished run: a
+    geometry and a softpp job per model, the joined table and what reads it, nothing
+    upstream."""
     import pandas as pd
 
     from latentgeom.geometry import GEOMETRY_MEASURES
@@ -217,10 +218,12 @@ def geometry_and_ranking(tmp_path: Path, cfg: Path) -> None:
     c = yaml.safe_load(cfg.read_text())
     c["geometry"] = {"enabled": True, "topology_subsample": 200}
     c["ranking"] = {"enabled": True, "bootstrap": 50}
+    c["softpp"] = {"enabled": True, "factors": [1e-6, 1.0]}
     cfg.write_text(yaml.safe_dump(c))
     jobs = planned("--directory", str(tmp_path), "--configfile", str(cfg))
     assert jobs.pop("geometry") == 3 and jobs.pop("models_table") == 1
     assert jobs.pop("ranking") == 1
+    assert jobs.pop("softpp") == 3 and jobs.pop("analyze_softpp") == 1
     assert not {"perturb", "nonstandard", "sample", "embed", "quantize", "measures",
                 "measures_bootstrap", "glue_finetune"} & set(jobs), jobs
     smk("--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg))
@@ -238,6 +241,18 @@ def geometry_and_ranking(tmp_path: Path, cfg: Path) -> None:
     rank = pd.read_csv(res / "analysis/ranking.csv")
     assert "q2" in rank.columns  # two perturbed models: too few to rank (tests/test_ranking.py)
     assert (res / "figures/ranking.png").stat().st_size > 1000
+    # soft PP (part 4): at 1e-6 tau0 the hard PP of the limit codes; with the table's hard PP
+    soft = pd.read_csv(res / "analysis/softpp.csv")
+    assert set(soft.quantizer) == set(c["quantize"]["quantizers"])
+    assert set(soft.measure) == {"hard_PP", "soft_PP@1e-06tau0", "soft_PP@1tau0"}
+    s = yaml.safe_load((res / "measures/softpp/tiny_a0_s0.json").read_text())["softpp"]
+    for q in ("additive", "product"):
+        v = s[q]["paper"]
+        assert v["hard_PP"] == pytest.approx(
+            models.set_index("model").loc["tiny_a0_s0", f"{q}.PP"], rel=1e-12)
+        assert v["soft_PP@1e-06tau0"] == pytest.approx(v["hard_PP_limit"], rel=1e-6)
+    assert s["product"]["icm_fixed"] > 0.99  # FAISS's PQ codes: the argmin (float32 ties aside)
+    assert (res / "figures/softpp.png").stat().st_size > 1000
     assert planned("--directory", str(tmp_path), "--configfile", str(cfg)) == {}
 
 
@@ -282,7 +297,8 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
             "quantize": {"sensitivity": {"methods": ["pq"], "M": [2], "nbits": [4]}},
             "glue": {"compare_engines": ["minilm_a0_s0"]},
             "predict": {"models": {"other": {"source": "hub:org/model"}}},
-            "geometry": {"enabled": True}, "ranking": {"enabled": True}}
+            "geometry": {"enabled": True}, "ranking": {"enabled": True},
+            "softpp": {"enabled": True}}
     base = yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["bases"]["minilm"]
     over["models"] = {"bases": {"minilmL": {**base, "perturbation": "latent"}}}  # latent noise
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
@@ -295,6 +311,22 @@ def test_every_rule_logs_under_results_logs_rule(tmp_path):
             continue
         logs = fields.get("log", "").split(", ")
         assert logs and all(f.startswith(f"results/logs/{rule}/") for f in logs), (rule, logs)
+
+
+def test_dryrun_beyond_overlay(tmp_path):
+    """config/beyond.yaml over the default (make demo-beyond): the latent-noise models and the
+    geometry, soft PP and ranking jobs, and every job of the default demo as well."""
+    default = planned("--directory", str(tmp_path), "--configfile",
+                      str(REPO / "config/config.yaml"))
+    jobs = planned("--directory", str(tmp_path), "--configfile",
+                   str(REPO / "config/config.yaml"), str(REPO / "config/beyond.yaml"))
+    over = yaml.safe_load((REPO / "config/beyond.yaml").read_text())
+    latent = sum(len(g["seeds"]) for g in over["models"]["bases"]["minilmL"]["grid"])
+    n = default["embed"] + latent
+    assert jobs["perturb_latent"] == latent and jobs["embed"] == n
+    assert jobs["geometry"] == jobs["softpp"] == n
+    assert jobs["ranking"] == jobs["analyze_softpp"] == 1
+    assert jobs["perturb"] == default["perturb"]  # the default's models are all there
 
 
 @pytest.mark.slow

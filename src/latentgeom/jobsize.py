@@ -136,3 +136,50 @@ def measures_mem(config: dict[str, Any], attempt: int = 1) -> int:
     matrix + 220-370 MB) + 1.5 GB for the process, the matrix taken 1,024 wide."""
     mb = 1500 + 2 * embedding_rows(config) * HIDDEN_SIZE * 4 / 2**20
     return math.ceil(mb * _scale(config, attempt))
+
+
+# --- beyond the paper (issue 21): other geometry, soft PP, the ranking ------------------------
+
+def geometry_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    """Rule ``geometry`` (:mod:`latentgeom.geometry`): 1.5 GB for the process and its imports
+    (numba, scikit-learn, scikit-dimension, ripser) + the latent matrix's pages as float32 (the
+    spectrum and anisotropy read every row) + the intrinsic-dimension subsample as float64,
+    3 copies (the rows, their unique rows, neighbour arrays) + the persistence subsample's
+    distances (ripser: ~6 n^2 float64), the matrix taken 1,024 wide. benchmarks/README.md
+    ("Other geometry") measured 873-933 MB peak on a 116,667 x 384 matrix at the defaults."""
+    rows = embedding_rows(config)
+    sub = min(rows, int(setting(config, "geometry.subsample")))
+    topo = min(rows, int(setting(config, "geometry.topology_subsample")))
+    mb = (1500 + rows * HIDDEN_SIZE * 4 / 2**20 + 3 * sub * HIDDEN_SIZE * 8 / 2**20
+          + 6 * topo**2 * 8 / 2**20)
+    return math.ceil(mb * _scale(config, attempt))
+
+
+def softpp_mem(config: dict[str, Any], attempt: int = 1) -> int:
+    """Rule ``softpp`` (:func:`latentgeom.softpp.soft_pp_summary`): 1.5 GB for the process and
+    torch + the latent matrix as float64 (the soft assignments are computed in float64) + the
+    codes and their tau -> 0 limit (int64, M per row each) + a row block's distances and
+    residuals (8,192 rows x K, and x d, float64, a few of each), the matrix taken 1,024 wide."""
+    rows = embedding_rows(config)
+    qs = (config.get("quantize") or {}).get("quantizers") or {}
+    M = max([int(q.get("M", 4)) for q in qs.values()] or [4])
+    K = max([2 ** int(q.get("nbits", 8)) for q in qs.values()] or [256])
+    mb = (1500 + rows * HIDDEN_SIZE * 8 / 2**20 + 2 * rows * M * 8 / 2**20
+          + 4 * 8192 * (K + HIDDEN_SIZE) * 8 / 2**20)
+    return math.ceil(mb * _scale(config, attempt))
+
+
+def ranking_mem(config: dict[str, Any], n_models: int, n_measures: int, n_scopes: int = 1,
+                attempt: int = 1) -> int:
+    """Rule ``ranking`` (:func:`latentgeom.ranking.rank_table`) on a table of ``n_models`` rows
+    and ``n_measures`` measure columns per definition, ranked in ``n_scopes`` scopes (each
+    architecture, and pooled): 1 GB for the process (pandas, scipy, matplotlib) + the bootstrap
+    counts (``ranking.bootstrap`` x models, float64, 4 arrays) + per candidate (every measure,
+    and every pair with ``ranking.pairs``) its residuals and weights (models x 4 float64) and
+    its result row per scope (~2 KB), for both cv kinds and both definitions."""
+    n, c = max(1, int(n_models)), max(1, int(n_measures))
+    boot = int(setting(config, "ranking.bootstrap"))
+    cands = 1 + c + (c * (c - 1) // 2 if setting(config, "ranking.pairs") else 0)
+    mb = 1000 + (4 * boot * n * 8
+                 + 2 * 2 * cands * (4 * n * 8 + 2048 * max(1, int(n_scopes)))) / 2**20
+    return math.ceil(mb * _scale(config, attempt))

@@ -263,3 +263,34 @@ def tau_rule(X, codebooks, kind: str, codes=None, rule: str = "margin",
                              "choose tau explicitly")
         tau = float(pos.min())
     return tau
+
+
+# ----------------------------------------------------------------------------- one model, as run
+def soft_pp_summary(X, codebooks, kind: str, codes, factors=(0.1, 1.0),
+                    rule: str = "margin") -> dict:
+    """One quantizer of one model as the ``softpp`` rule reports it (no gradients):
+    ``tau0`` (:func:`tau_rule` with ``rule``), ``icm_fixed`` (the share of rows whose codes are
+    their own tau -> 0 limit :func:`conditional_codes`: 1 for the product kind) and, per
+    definition (``"paper"``, ``"authors"``): ``hard_PP`` (Eq. 3 of the stored ``codes``,
+    :func:`latentgeom.measures.point_patchiness`), ``hard_PP_limit`` (Eq. 3 of the limit codes,
+    soft PP's tau -> 0 value; ``hard_PP`` for the product kind) and ``soft_PP@<f>tau0``
+    (:func:`pp_from_soft_counts` of :func:`soft_counts` at ``f x tau0``, for each ``f`` of
+    ``factors``; the counts are computed once per factor for both definitions)."""
+    from .measures import point_patchiness
+
+    torch = _torch()
+    X = _as_points(X)  # once (a NumPy matrix becomes float64), not per pass
+    K = int(np.shape(codebooks)[1])
+    codes = np.asarray(codes, dtype=np.int64)
+    with torch.no_grad():
+        tau0 = tau_rule(X, codebooks, kind, codes, rule=rule)
+        limit = conditional_codes(X, codebooks, kind, codes)
+        out = {"tau0": tau0, "icm_fixed": float((limit == codes).all(1).mean())}
+        out.update({v: {"hard_PP": float(point_patchiness(codes, K, v)),
+                        "hard_PP_limit": float(point_patchiness(limit, K, v))}
+                    for v in VARIANTS})
+        for f in factors:
+            counts = soft_counts(X, codebooks, kind, float(f) * tau0, codes)
+            for v in VARIANTS:
+                out[v][f"soft_PP@{float(f):g}tau0"] = float(pp_from_soft_counts(counts, v))
+    return out

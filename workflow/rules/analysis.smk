@@ -10,6 +10,7 @@ rule models_table:
         measures=res("tables/measures.csv"),
         glue=res("tables/glue.csv"),
         geometry=GEOMETRY_FILES,  # geometry.smk (issue 21): [] unless geometry.enabled
+        geometry_meta=GEOMETRY_META,  # their embeddings' SHA-256 (checked), same switch
     output:
         table=report(res("tables/models.csv"), caption="../report/models.rst", category="Tables"),
     log:

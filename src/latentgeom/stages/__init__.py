@@ -11,7 +11,8 @@ One module per part of the workflow, as its rules are split:
 - :mod:`.analysis`: ``analyze``, ``figures``, ``uncertainty``, ``sensitivity_analysis``,
   ``layers_analysis`` (``workflow/rules/analysis.smk``);
 - :mod:`.geometry`: ``geometry`` (the other geometry of one latent matrix), ``ranking`` (the
-  out-of-sample ranking of a model table's measures) (``workflow/rules/geometry.smk``).
+  out-of-sample ranking of a model table's measures), ``softpp`` and ``softpp_analysis`` (soft
+  Point Patchiness per model, and its r with hard PP and GLUE) (``workflow/rules/geometry.smk``).
 
 Every stage is importable from here (``latentgeom.stages.<name>_stage``). The Snakemake scripts
 call them, and so does the ``latentgeom`` command line: ``latentgeom stage NAME --ARG VALUE``
@@ -32,7 +33,13 @@ from .analysis import (
     sensitivity_analysis_stage,
     uncertainty_stage,
 )
-from .geometry import add_geometry_columns, geometry_stage, ranking_stage
+from .geometry import (
+    add_geometry_columns,
+    geometry_stage,
+    ranking_stage,
+    softpp_analysis_stage,
+    softpp_stage,
+)
 from .latent import (
     bootstrap_stage,
     embed_layers_stage,
@@ -58,5 +65,5 @@ __all__ = [
     "measures_table_stage", "models_table_stage", "nonstandard_stage", "perturb_latent_stage",
     "perturb_stage", "quantize_stage", "ranking_stage", "read_quantized", "read_sequences",
     "sample_stage", "sensitivity_analysis_stage", "sensitivity_measures_stage",
-    "sensitivity_table_stage", "uncertainty_stage",
+    "sensitivity_table_stage", "softpp_analysis_stage", "softpp_stage", "uncertainty_stage",
 ]

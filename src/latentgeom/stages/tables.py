@@ -106,9 +106,11 @@ def sensitivity_table_stage(*, measure_paths: list[str], models: list[str], out_
 
 
 def models_table_stage(*, measures_path: str, glue_path: str, out_path: str,
-                       geometry_paths: list[str] | None = None):
+                       geometry_paths: list[str] | None = None,
+                       geometry_meta_paths: list[str] | None = None):
     """``tables/models.csv``: the measures table joined to the GLUE table (one row a model);
-    with ``geometry_paths`` (``geometry.enabled``) also the ``geometry.*`` columns."""
+    with ``geometry_paths`` (``geometry.enabled``) also the ``geometry.*`` columns, each file
+    checked against its model's ``embeddings.json`` (``geometry_meta_paths``) when given."""
 
     from ..analysis import join_tables
 
@@ -116,7 +118,7 @@ def models_table_stage(*, measures_path: str, glue_path: str, out_path: str,
     if geometry_paths:
         from .geometry import add_geometry_columns
 
-        df = add_geometry_columns(df, geometry_paths)
+        df = add_geometry_columns(df, geometry_paths, geometry_meta_paths)
     write_csv(out_path, df)
     say(f"{len(df)} models, {df.shape[1]} columns")
     return df
