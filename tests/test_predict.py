@@ -18,6 +18,7 @@ from latentgeom.predict import (
     ReferenceError,
     card_markdown,
     check_request,
+    execution_for,
     make_card,
     read_reference,
 )
@@ -337,3 +338,64 @@ def test_the_authors_sample_is_recognised(published):
     df, settings = read_published_reference(published, published / "sample_sequences.txt")
     assert settings["sequences_sha256"] == PUBLISHED["sample_sha256"]
     assert len(df) == 128 + 7 + 36 + 13 and settings["variant"] == "authors"
+
+
+def _add_geometry(res, settings, threads=None):
+    """geometry.* columns and per-model geometry files (as geometry_stage writes them)."""
+    from latentgeom.geometry import GEOMETRY_MEASURES
+
+    table = pd.read_csv(res / "tables/models.csv")
+    (res / "measures/geometry").mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(table.model):
+        cfg = settings[i] if isinstance(settings, list) else settings
+        (res / "measures/geometry" / f"{name}.json").write_text(json.dumps(
+            {"model": name, "geometry": {k: 1.0 + i for k in GEOMETRY_MEASURES},
+             "provenance": {"config": {**cfg, "n_rows": 10}, "threads": threads}}))
+        for k in GEOMETRY_MEASURES:
+            table.loc[i, f"geometry.{k}"] = 1.0 + i
+    table.to_csv(res / "tables/models.csv", index=False)
+
+
+def test_reference_geometry_settings_are_read(tmp_path):
+    """A reference with the other geometry (geometry.enabled): its settings and thread counts
+    come from measures/geometry/*.json, and must agree; without the columns, none."""
+    from latentgeom.geometry import DEFAULTS
+
+    res = _run_folder(tmp_path)
+    _, settings = read_reference(res / "tables/models.csv")
+    assert settings["geometry"] is None and "geometry" not in settings["runs"]["m0"]
+    small = {**DEFAULTS, "subsample": 300, "topology_subsample": 50}
+    pools = {"torch": 1, "openmp": 1, "blas": 1}
+    _add_geometry(res, small, threads=pools)
+    _, settings = read_reference(res / "tables/models.csv")
+    assert settings["geometry"] == small and settings["runs"]["m1"]["geometry"] == pools
+    assert execution_for(settings, "m1", threads=2)["geometry"]["blas"] == 2
+    _add_geometry(res, [small, small, {**small, "seed": 1}])
+    with pytest.raises(ReferenceError, match="geometry settings.*m2"):
+        read_reference(res / "tables/models.csv")
+
+
+def test_measure_model_computes_the_geometry_when_the_reference_has_it(tmp_path, monkeypatch):
+    """measure_model: with settings["geometry"] the card's values include geometry.* computed by
+    geometry_stage on the very matrix the measures were computed on (embedding stubbed)."""
+    from latentgeom import embed
+    from latentgeom.geometry import DEFAULTS, GEOMETRY_MEASURES, geometry_measures
+    from latentgeom.predict import measure_model
+
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((400, 3)) @ rng.standard_normal((3, 8))).astype(np.float32)
+    monkeypatch.setattr(embed, "embed_sequences",
+                        lambda *a, **k: (X.copy(), np.array([200, 200])))
+    (tmp_path / "seq.txt").write_text("a b\nc d\n")
+    geo = {**DEFAULTS, "subsample": 300, "topology_subsample": 60}
+    settings = {"sequences": str(tmp_path / "seq.txt"),
+                "embed": {"layer": -1, "batch_size": 16, "max_length": None},
+                "quantizers": {"product": {"spec": {"method": "pq", "M": 2, "nbits": 4},
+                                           "seed": 0, "train_size": None}},
+                "measures_seed": 0, "geometry": geo}
+    values = measure_model(None, None, settings, device="cpu")
+    want = geometry_measures(X, **{k: v for k, v in geo.items()})
+    assert {k: values[f"geometry.{k}"] for k in GEOMETRY_MEASURES} == pytest.approx(want)
+    assert "product.PP" in values
+    values = measure_model(None, None, {**settings, "geometry": None}, device="cpu")
+    assert not any(k.startswith("geometry.") for k in values)

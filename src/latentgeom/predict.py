@@ -8,7 +8,9 @@ that makes a measure value comparable is read from that run's provenance, never 
 - each quantizer (a measure group such as ``additive``): method, M, nbits, seed and train size
   of ``latent/*/quantized_<name>.npz``;
 - the measures' seed (``measures/*.json``) and the primary definition (``analysis/table2.csv``'s
-  ``variant``; the config's ``measures.variant``).
+  ``variant``; the config's ``measures.variant``);
+- where the table has ``geometry.*`` columns (``geometry.enabled``), the other geometry's settings
+  (``measures/geometry/*.json``): the card then has those measures too.
 
 Every model of the reference must agree on these, and whatever the caller pins (a sample file,
 quantizer settings, a variant) must equal them: a mismatch is refused before any model is
@@ -32,6 +34,7 @@ import numpy as np
 
 from . import schema
 from .analysis import TARGET, measure_columns
+from .geometry import DEFAULTS as GEOMETRY_DEFAULTS  # the other geometry's settings
 from .io import read_csv, read_json, read_npz
 from .predict_card import card_markdown, make_card, write_card
 
@@ -81,8 +84,8 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
         raise ReferenceError(f"reference {table}: its run's sample {sequences} is missing (the "
                              "reference must sit in its results folder, tables/models.csv)")
     groups = sorted({c.removeprefix(schema.AUTHORS).split(".", 1)[0] for c in
-                     measure_columns(df, None)} - {schema.SPREAD_GROUP})
-    embed, quant, mseed = {}, {g: {} for g in groups}, {}
+                     measure_columns(df, None)} - {schema.SPREAD_GROUP, "geometry"})
+    embed, quant, mseed, gset = {}, {g: {} for g in groups}, {}, {}
     runs: dict[str, dict[str, Any]] = {}  # per model: the pools and devices that computed it
     for name in df["model"].astype(str):
         latent = results / "latent" / name
@@ -107,6 +110,11 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
             prov = read_json(m).get("provenance") or {}
             mseed[name] = prov.get("config", {}).get("seed", 0)
             run["measures"] = prov.get("threads")
+        g = results / "measures" / "geometry" / f"{name}.json"
+        if g.is_file():  # geometry.enabled (issue 21): its settings and pools, like the others
+            prov = read_json(g).get("provenance") or {}
+            gset[name] = {k: (prov.get("config") or {}).get(k) for k in GEOMETRY_DEFAULTS}
+            run["geometry"] = prov.get("threads")
     variant = "paper"
     t2 = results / "analysis" / "table2.csv"
     if t2.is_file():
@@ -120,6 +128,10 @@ def read_reference(table: str | Path) -> tuple[Any, dict[str, Any]]:
         "quantizers": {g: _one(quant[g], f"quantizer {g!r} settings", table) for g in groups},
         "measures_seed": _one(mseed, "the measures' seed", table),
         "variant": variant, "runs": runs, "execution": common_execution(runs),
+        # the other geometry's settings where the table has its columns and files (else None:
+        # the card then has no value for them)
+        "geometry": (_one(gset, "geometry settings", table)
+                     if gset and any(c.startswith("geometry.") for c in df.columns) else None),
     }
     return df, settings
 
@@ -268,7 +280,16 @@ def measure_model(model, tokenizer, settings: dict[str, Any], *,
                                     out_path=str(Path(tmp) / "measures.json"), quantizers=names,
                                     seed=settings["measures_seed"],
                                     workers=mthreads.get("blas"))
-    return flatten_measures(result)
+        values = flatten_measures(result)
+        if settings.get("geometry") is not None:  # the reference has the other geometry
+            from .stages import geometry_stage
+
+            with pinned(run.get("geometry")):
+                geo = geometry_stage(embeddings_path=str(emb),
+                                     out_path=str(Path(tmp) / "geometry.json"),
+                                     settings=settings["geometry"])
+            values.update({f"geometry.{k}": v for k, v in geo.items()})
+    return values
 
 
 def check_fits(model, settings: dict[str, Any], name: str) -> None:
@@ -324,6 +345,8 @@ def execution_for(settings: dict[str, Any], name: str | None,
         pools = {"torch": int(threads), "openmp": int(threads), "blas": int(threads)}
         run.update(embed=pools, measures=pools,
                    quantize={g: pools for g in settings["quantizers"]})
+        if settings.get("geometry") is not None:
+            run["geometry"] = pools
     return run
 
 
@@ -341,6 +364,7 @@ def execution_notes(run: dict[str, Any], device: str, published: bool = False) -
                 "distribution, not bit for bit"]
     notes = []
     missing = [k for k in ("embed", "measures") if not run.get(k)]
+    missing += ["geometry"] if "geometry" in run and not run["geometry"] else []
     missing += [f"quantize {g}" for g, t in (run.get("quantize") or {}).items() if not t]
     if missing or not run.get("quantize"):
         notes.append("the reference does not record the thread counts of "

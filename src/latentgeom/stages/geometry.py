@@ -12,6 +12,7 @@ from typing import Any
 from ..io import read_csv, read_json, write_csv, write_json
 from ..provenance import provenance, say
 from ..schema import CI
+from ..threadpools import thread_counts
 
 GROUP = "geometry"  #: the column group of the geometry measures: ``geometry.<name>``
 
@@ -41,7 +42,8 @@ def geometry_stage(*, embeddings_path: str, out_path: str, model: str | None = N
         fp["manifest_checksum"] = read_json(meta).get("manifest_checksum")
     out = {"model": model, GROUP: values, "seconds": seconds,
            "provenance": {**provenance(**{**geometry.DEFAULTS, **settings},
-                                       n_rows=int(X.shape[0])), **fp}}
+                                       n_rows=int(X.shape[0])), **fp,
+                          "threads": thread_counts()}}  # latentgeom predict pins them
     write_json(out_path, out)
     return values
 
