@@ -23,7 +23,7 @@ def figure_ranking(table, path, cv: str = "loo", top: int = TOP) -> list[Path]:
     scopes = list(dict.fromkeys(d["scope"])) if len(d) else []
     scopes = [s for s in scopes if s != "pooled"] + [s for s in scopes if s == "pooled"]
     ncols = max(1, len(scopes))
-    fig, axes = plt.subplots(2, ncols, figsize=(3.4 * ncols, 6.4), squeeze=False)
+    fig, axes = plt.subplots(2, ncols, figsize=(4.6 * ncols, 6.4), squeeze=False)
     if not scopes:
         _note(axes[0, 0], "no ranking (fewer than 3 perturbed models)")
         return _save(fig, Path(path))

@@ -51,10 +51,11 @@ def check_hard_pp(long, models, variant: str = "paper", rtol: float = 1e-9) -> N
 
 
 def scopes(models) -> list[tuple[str, Any]]:
-    """``(scope, perturbed rows)``: each architecture group, then ``pooled`` when there are
-    several (Table 2's set: ``kind == "perturbed"``)."""
+    """``(scope, perturbed rows)``: each architecture group (sorted, so a base's weight-noise
+    group comes before its ``+latent`` one, as in the paper's figures), then ``pooled`` when
+    there are several (Table 2's set: ``kind == "perturbed"``)."""
     pert = models[models["kind"] == "perturbed"]
-    archs = list(dict.fromkeys(pert["architecture"].astype(str)))
+    archs = sorted(set(pert["architecture"].astype(str)))
     out = [(a, pert[pert["architecture"].astype(str) == a]) for a in archs]
     if len(archs) > 1:
         out.append((POOLED, pert))
