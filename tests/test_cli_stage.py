@@ -30,7 +30,7 @@ def test_every_stage_function_and_every_scripts_stage_is_reachable():
     defined |= {n for n, f in vars(glue_stages).items()
                 if n.endswith("_stage") and f.__module__ == glue_stages.__name__}
     defined.add("predict_stage")
-    assert len(found) == len(defined) == 27  # with geometry, ranking and perturb_latent
+    assert len(found) == len(defined) == 29  # + geometry, ranking, perturb_latent, softpp
     assert {f.__name__ for f in found.values()} == defined
     # what the workflow's scripts call is what the command line runs
     called = set()
