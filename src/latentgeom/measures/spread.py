@@ -52,13 +52,18 @@ def eee_authors_from_eigenvalues(lam: np.ndarray) -> np.ndarray:
     ``total num_pc / 2``. Differs from Eq. 2 by the trapezoid's half end-weights and by using
     only min(n, d) eigenvalues (no zero padding when n < d). NaN where total variance is 0.
     """
+    return np.round(_eee_authors_unrounded(lam), 4)
+
+
+def _eee_authors_unrounded(lam: np.ndarray) -> np.ndarray:
+    """:func:`eee_authors_from_eigenvalues` before its rounding to 4 decimals."""
     lam = -np.sort(-np.asarray(lam, dtype=np.float64), axis=-1)
     p = lam.shape[-1]
     total = lam.sum(axis=-1)
     diff = np.cumsum(lam, axis=-1) - total[..., None] * np.arange(1, p + 1) / p
     area = diff.sum(axis=-1) - 0.5 * (diff[..., 0] + diff[..., -1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.round(np.where(total > 0, area / (total * p / 2), np.nan), 4)
+        return np.where(total > 0, area / (total * p / 2), np.nan)
 
 
 def pca_project(X) -> np.ndarray:
