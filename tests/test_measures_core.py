@@ -449,28 +449,35 @@ def test_authors_cell_eee_from_float32_spectra_equals_float64_bit_for_bit(monkey
     from latentgeom.measures import centroids
 
     X, codes = _token_like(6000, 96, 1)
-    fast = centroids._cell_eee_variants(X, codes, "product", 12, ("authors",), workers=2)
-    monkeypatch.setattr(M, "AUTHORS_FLOAT32_MARGIN", np.inf)
-    slow = centroids._cell_eee_variants(X, codes, "product", 12, ("authors",), workers=2)
-    assert np.isfinite(slow["authors"]).sum() == 24
-    assert np.array_equal(fast["authors"], slow["authors"], equal_nan=True)
-    monkeypatch.setattr(M, "AUTHORS_FLOAT32_MARGIN", 2e-5)  # about 40% of cells recomputed
-    mixed = centroids._cell_eee_variants(X, codes, "product", 12, ("authors",), workers=2)
-    assert np.array_equal(mixed["authors"], slow["authors"], equal_nan=True)
-    monkeypatch.undo()
+    cases = [(X, "product", ("authors",)), (X, "additive", ("authors",)),
+             (X, "product", ("paper", "authors")), (X.astype(np.float64), "product", ("authors",))]
+    for Xc, kind, variants in cases:
+        fast = centroids._cell_eee_variants(Xc, codes, kind, 12, variants, workers=2)
+        monkeypatch.setattr(M, "AUTHORS_FLOAT32_MARGIN", np.inf)
+        slow = centroids._cell_eee_variants(Xc, codes, kind, 12, variants, workers=2)
+        assert np.isfinite(slow["authors"]).sum() == 24
+        assert np.array_equal(fast["authors"], slow["authors"], equal_nan=True), (kind, variants)
+        monkeypatch.setattr(M, "AUTHORS_FLOAT32_MARGIN", 2e-5)  # about 40% of cells recomputed
+        mixed = centroids._cell_eee_variants(Xc, codes, kind, 12, variants, workers=2)
+        assert np.array_equal(mixed["authors"], slow["authors"], equal_nan=True)
+        monkeypatch.undo()
     # the margin is ample: the float32 and float64 values of every cell differ far less
     raw = []
     for m in range(2):
         for j in range(12):
-            P = np.unique(X[codes[:, m] == j], axis=0).astype(np.float64)
-            G = centroids._centred_product(P)
-            w = np.linalg.eigvalsh(G.astype(np.float32)).astype(np.float64)[::-1]
+            P = np.unique(X[codes[:, m] == j], axis=0)
+            C = P - P.mean(axis=0, dtype=np.float64).astype(np.float32)
+            G32 = C @ C.T if len(P) < P.shape[1] else C.T @ C
+            w = np.linalg.eigvalsh(G32).astype(np.float64)[::-1]
             lam32 = np.clip(w / (len(P) - 1), 0, None)
+            lam64 = centroids._cell_spectrum(P.astype(np.float64))
             raw.append(abs(M.spread._eee_authors_unrounded(lam32)
-                           - M.spread._eee_authors_unrounded(centroids._spectrum(G, len(P)))))
+                           - M.spread._eee_authors_unrounded(lam64)))
     assert max(raw) < M.AUTHORS_FLOAT32_MARGIN / 20
     # a value near a rounding boundary is recomputed, one safely away is kept
     assert not centroids._rounds_like_float64(0.12345, 1e-6)
     assert not centroids._rounds_like_float64(0.1234504, 1e-6)
     assert centroids._rounds_like_float64(0.1234515, 1e-6)
+    assert centroids._rounds_like_float64(0.1234, 1e-6)
     assert not centroids._rounds_like_float64(5e-7, 1e-6)
+    assert not centroids._rounds_like_float64(float("nan"), 1e-6)
