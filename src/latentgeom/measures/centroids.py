@@ -44,9 +44,10 @@ def cd_var_authors(nearest) -> float:
     return _normalised_var(np.ravel(nearest) ** 2, 0)
 
 
-def row_hashes(X, block: int = 16384) -> np.ndarray:
+def row_hashes(X, block: int = 16384, workers: int | None = None) -> np.ndarray:
     """A 64-bit hash of each row's exact bit pattern (-0.0 read as 0.0): equal rows always get
-    equal hashes, so a cell whose hashes are all distinct has no duplicate rows."""
+    equal hashes, so a cell whose hashes are all distinct has no duplicate rows. Row blocks
+    on ``workers`` threads (each row's hash is the same whatever the split)."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D matrix (rows = points), got shape {X.shape}")
@@ -55,10 +56,14 @@ def row_hashes(X, block: int = 16384) -> np.ndarray:
     utype = np.uint32 if X.dtype == np.float32 else np.uint64
     mult = np.random.default_rng(0x5EED).integers(1, 2 ** 62, X.shape[1], dtype=np.uint64) | 1
     out = np.empty(X.shape[0], dtype=np.uint64)
-    for i in range(0, X.shape[0], block):
+
+    def job(b: int) -> None:
+        i = b * block
         bits = (np.ascontiguousarray(X[i:i + block]) + X.dtype.type(0)).view(utype)
         with np.errstate(over="ignore"):
             out[i:i + block] = (bits.astype(np.uint64) * mult).sum(axis=1, dtype=np.uint64)
+
+    _run_threads(-(-X.shape[0] // block), job, _workers(workers))
     return out
 
 
