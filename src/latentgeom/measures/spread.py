@@ -171,6 +171,8 @@ def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int
 
     nw = _workers(workers)
     chunk = max(1, min(-(-p // nw), tunable("PROJECTION_CHUNK_BYTES") // (8 * n)))
+    rounds = -(-p // (chunk * nw))  # equal chunks, a multiple of the workers: no idle tail
+    chunk = -(-p // (rounds * nw))
     if keep or chunk >= p:
         Zt = _project_rows(X, vecs.T, shift)
         return (*_sorted_entropies(Zt, m, workers), Zt if keep else None)
