@@ -466,7 +466,7 @@ def test_authors_cell_eee_from_float32_spectra_equals_float64_bit_for_bit(monkey
     for m in range(2):
         for j in range(12):
             P = np.unique(X[codes[:, m] == j], axis=0)
-            C = P - P.mean(axis=0, dtype=np.float64).astype(np.float32)
+            C = P - np.ones(len(P), np.float32) @ P / np.float32(len(P))
             G32 = C @ C.T if len(P) < P.shape[1] else C.T @ C
             w = np.linalg.eigvalsh(G32).astype(np.float64)[::-1]
             lam32 = np.clip(w / (len(P) - 1), 0, None)
