@@ -44,7 +44,7 @@ def cd_var_authors(nearest) -> float:
     return _normalised_var(np.ravel(nearest) ** 2, 0)
 
 
-def row_hashes(X, block: int = 16384, workers: int | None = None) -> np.ndarray:
+def row_hashes(X, block: int = 2048, workers: int | None = None) -> np.ndarray:
     """A 64-bit hash of each row's exact bit pattern (-0.0 read as 0.0): equal rows always get
     equal hashes, so a cell whose hashes are all distinct has no duplicate rows. Row blocks
     on ``workers`` threads (each row's hash is the same whatever the split)."""
