@@ -184,8 +184,9 @@ def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int
 
     bounds = [(a, min(a + chunk, p)) for a in range(0, p, chunk)]
     if nw == 1:
-        for b in bounds:
-            work(*b)
+        with _blas_threads(1):
+            for b in bounds:
+                work(*b)
     else:
         with _blas_threads(1), ThreadPoolExecutor(nw) as ex:
             for f in [ex.submit(work, *b) for b in bounds]:
