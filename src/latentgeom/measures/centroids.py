@@ -213,13 +213,13 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
         unique = np.unique(raw, axis=0) if authors and dup else None  # before any centring
         lam_full = None
         if paper:
-            full = as_float64(raw)
             if kind == "additive":
-                lam = _cell_spectrum(full, overwrite=True)
+                lam = _cell_spectrum(as_float64(raw), overwrite=True)
                 if unique is None:
                     lam_full = lam
-            else:
-                lam = _cell_spectrum(full[:, m * dsub:(m + 1) * dsub])
+            else:  # only codebook m's columns, as float64
+                sub = raw[:, m * dsub:(m + 1) * dsub].astype(np.float64)
+                lam = _cell_spectrum(sub, overwrite=True)
             if len(lam) < dsub:
                 lam = np.concatenate([lam, np.zeros(dsub - len(lam))])
             out["paper"][m, j] = eee_from_eigenvalues(lam)
