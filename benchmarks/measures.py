@@ -129,6 +129,43 @@ def run_child(folder: Path, workers: int | None) -> dict:
     return res
 
 
+def lapack_check(repeat: int = 60) -> None:
+    """Do LAPACK eigenvalue calls from two threads run side by side? One 384 x 384 symmetric
+    matrix (a cell's scatter), ``repeat`` calls on one thread, then ``repeat`` on each of two
+    threads, BLAS pinned to one thread: a matrix product for comparison."""
+    import threading
+
+    from scipy.linalg import lapack
+    from threadpoolctl import threadpool_limits
+
+    g = np.random.default_rng(0)
+    G = np.cov(g.standard_normal((456, 384)).T)
+    G32, C = G.astype(np.float32), g.standard_normal((456, 384)).astype(np.float32)
+    calls = {"numpy eigvalsh (float64, dsyevd)": lambda: np.linalg.eigvalsh(G),
+             "scipy ssyevr (float32)": lambda: lapack.ssyevr(G32, compute_v=0),
+             "float32 C^T C (syrk)": lambda: C.T @ C}
+    print(f"\n# load average {load():.1f}\n")
+    print("| call | 2n calls, 1 thread (s) | n calls on each of 2 threads, wall (s) | CPU (s) "
+          "| speed-up |")
+    print("|---|---:|---:|---:|---:|")
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, f in calls.items():
+            f()  # warm-up
+            t = time.perf_counter()
+            for _ in range(2 * repeat):
+                f()
+            one = time.perf_counter() - t
+            threads = [threading.Thread(target=lambda f=f: [f() for _ in range(repeat)])
+                       for _ in range(2)]
+            t, c = time.perf_counter(), time.process_time()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            two, cpu = time.perf_counter() - t, time.process_time() - c
+            print(f"| {name} | {one:.3f} | {two:.3f} | {cpu:.3f} | {one / two:.2f} |")
+
+
 def timed(f, *a, **k):
     w, c = time.perf_counter(), time.process_time()
     r = f(*a, **k)
@@ -150,10 +187,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--scaling", action="store_true", help="also the size table")
     ap.add_argument("--only-scaling", action="store_true", help="only the size table")
+    ap.add_argument("--lapack-check", action="store_true",
+                    help="only: do LAPACK eigenvalue calls from two threads overlap?")
     ap.add_argument("--child-job", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child_job:
         return child_job(a.child_job, a.workers)
+    if a.lapack_check:
+        return lapack_check()
     if a.only_scaling:
         return scaling(a)
     if not a.sequences:
