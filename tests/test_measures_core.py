@@ -426,3 +426,58 @@ def test_float32_matrix_in_blocks_and_axis_chunks_equals_one_float64_pass(monkey
         for v in M.VARIANTS:
             for k, val in whole[v]["spread"].items():
                 assert chunked[v]["spread"][k] == pytest.approx(val, rel=1e-9, abs=1e-12), (v, k)
+
+
+def _token_like(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 vectors shaped like a model's token vectors (a large common offset, a steep
+    spectrum, clusters, repeated tokens) and two codebooks' cell assignments with cells both
+    smaller and larger than d (so both the Gram and the scatter path are taken)."""
+    g = np.random.default_rng(seed)
+    lab = g.choice(24, n, p=g.dirichlet(np.ones(24) * 0.3))
+    X = (g.standard_normal((24, d)) * 2)[lab] + g.standard_normal((n, d)) * np.geomspace(
+        3, 0.01, d) + 5 * g.standard_normal(d)
+    X = X.astype(np.float32)
+    X[1::97] = X[::97][:len(X[1::97])]  # repeated tokens: duplicate rows
+    codes = np.c_[lab % 12, g.integers(0, 12, n) * (g.random(n) < 0.9)]
+    return X, codes
+
+
+def test_authors_cell_eee_from_float32_spectra_equals_float64_bit_for_bit(monkeypatch):
+    # The authors' per-cell EEE comes from the float32 spectrum where that value is farther
+    # than AUTHORS_FLOAT32_MARGIN from a 4-decimal rounding boundary, else from float64: the
+    # same bits as the float64 path everywhere (margin = inf forces float64 on every cell).
+    from latentgeom.measures import centroids
+
+    X, codes = _token_like(6000, 96, 1)
+    cases = [(X, "product", ("authors",)), (X, "additive", ("authors",)),
+             (X, "product", ("paper", "authors")), (X.astype(np.float64), "product", ("authors",))]
+    for Xc, kind, variants in cases:
+        fast = centroids._cell_eee_variants(Xc, codes, kind, 12, variants, workers=2)
+        monkeypatch.setattr(M, "AUTHORS_FLOAT32_MARGIN", np.inf)
+        slow = centroids._cell_eee_variants(Xc, codes, kind, 12, variants, workers=2)
+        assert np.isfinite(slow["authors"]).sum() == 24
+        assert np.array_equal(fast["authors"], slow["authors"], equal_nan=True), (kind, variants)
+        monkeypatch.setattr(M, "AUTHORS_FLOAT32_MARGIN", 2e-5)  # about 40% of cells recomputed
+        mixed = centroids._cell_eee_variants(Xc, codes, kind, 12, variants, workers=2)
+        assert np.array_equal(mixed["authors"], slow["authors"], equal_nan=True)
+        monkeypatch.undo()
+    # the margin is ample: the float32 and float64 values of every cell differ far less
+    raw = []
+    for m in range(2):
+        for j in range(12):
+            P = np.unique(X[codes[:, m] == j], axis=0)
+            C = P - np.ones(len(P), np.float32) @ P / np.float32(len(P))
+            G32 = C @ C.T if len(P) < P.shape[1] else C.T @ C
+            w = np.linalg.eigvalsh(G32).astype(np.float64)[::-1]
+            lam32 = np.clip(w / (len(P) - 1), 0, None)
+            lam64 = centroids._cell_spectrum(P.astype(np.float64))
+            raw.append(abs(M.spread._eee_authors_unrounded(lam32)
+                           - M.spread._eee_authors_unrounded(lam64)))
+    assert max(raw) < M.AUTHORS_FLOAT32_MARGIN / 20
+    # a value near a rounding boundary is recomputed, one safely away is kept
+    assert not centroids._rounds_like_float64(0.12345, 1e-6)
+    assert not centroids._rounds_like_float64(0.1234504, 1e-6)
+    assert centroids._rounds_like_float64(0.1234515, 1e-6)
+    assert centroids._rounds_like_float64(0.1234, 1e-6)
+    assert not centroids._rounds_like_float64(5e-7, 1e-6)
+    assert not centroids._rounds_like_float64(float("nan"), 1e-6)

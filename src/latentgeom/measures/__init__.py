@@ -50,7 +50,13 @@ from .cells import (
     odds_ratios,
     uniform_reference_histograms,
 )
-from .centroids import cell_eee, cell_eee_values, nearest_centroid_distances, row_hashes
+from .centroids import (
+    AUTHORS_FLOAT32_MARGIN,
+    cell_eee,
+    cell_eee_values,
+    nearest_centroid_distances,
+    row_hashes,
+)
 from .checks import check_codebooks, check_codes, check_points, check_quantization, check_variant
 from .combined import (
     all_measures,
@@ -100,7 +106,8 @@ from .table import (
 )
 
 __all__ = [
-    "AUTHORS", "COUNTS", "H_NORMAL", "METHODS", "PAPER", "PROJECTION_CHUNK_BYTES",
+    "AUTHORS", "AUTHORS_FLOAT32_MARGIN", "COUNTS", "H_NORMAL", "METHODS", "PAPER",
+    "PROJECTION_CHUNK_BYTES",
     "QUANTIZED_KEYS", "ROW_BLOCK", "SPREAD_KEYS", "VARIANTS", "QuantizedInputs", "SpreadInputs",
     "adjusted_skew", "all_measures", "authors_counts", "cell_counts", "cell_eee",
     "cell_eee_values", "centroid_distance_var", "check_codebooks", "check_codes",

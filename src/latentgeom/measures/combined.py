@@ -77,7 +77,7 @@ def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed:
                for name, (codes, codebooks, kind) in quantized.items()}
     spread = _spread_variants(X, variants, seed, workers=workers)
     out = {v: {SPREAD_GROUP: spread[v]} for v in variants}
-    hashes = row_hashes(X) if "authors" in variants and checked else None
+    hashes = row_hashes(X, workers=workers) if "authors" in variants and checked else None
     for name, (codes, codebooks, kind) in checked.items():
         q = _quantized_variants(X, codes, codebooks, kind, variants, seed, hashes, workers)
         for v in variants:

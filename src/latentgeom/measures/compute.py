@@ -97,13 +97,19 @@ def _blas_threads(k: int):
 
 def _run_threads(n_tasks: int, job, workers: int) -> None:
     """``job(i)`` for i = 0 .. n_tasks - 1 in that order of start, on ``workers`` threads that
-    each take the next task when done (BLAS pinned to one thread each)."""
+    each take the next task when done (BLAS pinned to one thread each, also with one worker:
+    these are many small products, where BLAS threads on loaded cores wait on each other)."""
     import itertools
     import threading
 
-    if workers == 1 or n_tasks <= 1:
+    if n_tasks <= 1:
         for i in range(n_tasks):
             job(i)
+        return
+    if workers == 1:
+        with _blas_threads(1):
+            for i in range(n_tasks):
+                job(i)
         return
     counter = itertools.count()
     errors: list[BaseException] = []

@@ -52,13 +52,18 @@ def eee_authors_from_eigenvalues(lam: np.ndarray) -> np.ndarray:
     ``total num_pc / 2``. Differs from Eq. 2 by the trapezoid's half end-weights and by using
     only min(n, d) eigenvalues (no zero padding when n < d). NaN where total variance is 0.
     """
+    return np.round(_eee_authors_unrounded(lam), 4)
+
+
+def _eee_authors_unrounded(lam: np.ndarray) -> np.ndarray:
+    """:func:`eee_authors_from_eigenvalues` before its rounding to 4 decimals."""
     lam = -np.sort(-np.asarray(lam, dtype=np.float64), axis=-1)
     p = lam.shape[-1]
     total = lam.sum(axis=-1)
     diff = np.cumsum(lam, axis=-1) - total[..., None] * np.arange(1, p + 1) / p
     area = diff.sum(axis=-1) - 0.5 * (diff[..., 0] + diff[..., -1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.round(np.where(total > 0, area / (total * p / 2), np.nan), 4)
+        return np.where(total > 0, area / (total * p / 2), np.nan)
 
 
 def pca_project(X) -> np.ndarray:
@@ -166,6 +171,8 @@ def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int
 
     nw = _workers(workers)
     chunk = max(1, min(-(-p // nw), tunable("PROJECTION_CHUNK_BYTES") // (8 * n)))
+    rounds = -(-p // (chunk * nw))  # equal chunks, a multiple of the workers: no idle tail
+    chunk = -(-p // (rounds * nw))
     if keep or chunk >= p:
         Zt = _project_rows(X, vecs.T, shift)
         return (*_sorted_entropies(Zt, m, workers), Zt if keep else None)
@@ -177,8 +184,9 @@ def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int
 
     bounds = [(a, min(a + chunk, p)) for a in range(0, p, chunk)]
     if nw == 1:
-        for b in bounds:
-            work(*b)
+        with _blas_threads(1):
+            for b in bounds:
+                work(*b)
     else:
         with _blas_threads(1), ThreadPoolExecutor(nw) as ex:
             for f in [ex.submit(work, *b) for b in bounds]:

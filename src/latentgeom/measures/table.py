@@ -147,7 +147,7 @@ def quantized_inputs(X, codes, codebooks, kind: str, variants, seed: int = 0, ha
     """:class:`QuantizedInputs` of a checked quantization for the definitions in
     ``variants`` (the per-cell EEE of both from one pass over the cells)."""
     K = codebooks.shape[1]
-    e = _reconstruction_norms(X, codes, codebooks, kind)  # Eq. 4's numerators, once
+    e = _reconstruction_norms(X, codes, codebooks, kind, workers=workers)  # Eq. 4's, once
     sq = float(np.sum(e ** 2))
     cells = _cell_counts(codes, K)
     return QuantizedInputs(
