@@ -25,6 +25,7 @@ def geometry_stage(*, embeddings_path: str, out_path: str, model: str | None = N
     from .. import geometry
     from ..integrity import check_embeddings
     from ..io import read_npy
+    from .latent import manifest_fingerprint
 
     settings = dict(settings or {})
     unknown = sorted(set(settings) - set(geometry.DEFAULTS))
@@ -36,10 +37,7 @@ def geometry_stage(*, embeddings_path: str, out_path: str, model: str | None = N
     values, seconds = geometry.geometry_measures_timed(X, **settings)
     say(f"geometry of {X.shape[0]} x {X.shape[1]} in {sum(seconds.values()):.1f}s "
         f"({', '.join(f'{k} {v:.1f}s' for k, v in seconds.items())}): {json.dumps(values)}")
-    meta = Path(embeddings_path).with_suffix(".json")
-    fp = {"embeddings_sha256": digest}
-    if Path(embeddings_path).suffix == ".npy" and meta.is_file():
-        fp["manifest_checksum"] = read_json(meta).get("manifest_checksum")
+    fp = {"embeddings_sha256": digest, **manifest_fingerprint(embeddings_path)}
     out = {"model": model, GROUP: values, "seconds": seconds,
            "provenance": {**provenance(**{**geometry.DEFAULTS, **settings},
                                        n_rows=int(X.shape[0])), **fp,
@@ -126,9 +124,8 @@ def softpp_stage(*, embeddings_path: str, quantized_paths: list[str], out_path: 
     import torch
 
     from .. import softpp
-    from ..integrity import check_embeddings
     from ..io import load_matrix
-    from .latent import _checked_quantized
+    from .latent import checked_inputs
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -137,17 +134,8 @@ def softpp_stage(*, embeddings_path: str, quantized_paths: list[str], out_path: 
     factors = [float(f) for f in factors]
     if not factors or min(factors) <= 0:
         raise ValueError(f"softpp.factors: expected positive multiples of tau0, got {factors}")
-    names = quantizers or [Path(p).stem.removeprefix("quantized_") for p in quantized_paths]
-    if len(names) != len(quantized_paths):
-        raise ValueError("softpp: one quantizer name per quantized file expected")
-    digest = check_embeddings(embeddings_path)
-    quantized, fp = {}, {"embeddings_sha256": digest, "quantized_sha256": {}}
-    for name, path in zip(names, quantized_paths):
-        quantized[name], _, fp["quantized_sha256"][name] = \
-            _checked_quantized(path, embeddings_path, digest)
-    meta = Path(embeddings_path).with_suffix(".json")
-    if Path(embeddings_path).suffix == ".npy" and meta.is_file():
-        fp["manifest_checksum"] = read_json(meta).get("manifest_checksum")
+    names, quantized, fp = checked_inputs(embeddings_path, quantized_paths, quantizers,
+                                          "softpp")
     X = load_matrix(embeddings_path)
     out, seconds = {}, {}
     for name, (codes, codebooks, kind) in quantized.items():

@@ -172,6 +172,34 @@ def _checked_quantized(path: str, embeddings_path: str, digest: str):
     return (codes, codebooks, kind), meta, sha256_file(path)
 
 
+def manifest_fingerprint(embeddings_path: str) -> dict[str, Any]:
+    """``{"manifest_checksum": …}`` of the model an ``.npy`` matrix was embedded from (its
+    ``embeddings.json``), or ``{}`` where there is none (a matrix from elsewhere)."""
+    meta = Path(embeddings_path).with_suffix(".json")
+    if Path(embeddings_path).suffix == ".npy" and meta.is_file():
+        return {"manifest_checksum": read_json(meta).get("manifest_checksum")}
+    return {}
+
+
+def checked_inputs(embeddings_path: str, quantized_paths: list[str],
+                   quantizers: list[str] | None, stage: str):
+    """``(names, {name: (codes, codebooks, kind)}, fingerprints)`` of a stage that reads one
+    latent matrix and its quantizer files: the matrix checked against ``embeddings.json``'s
+    SHA-256, each quantizer file against the matrix (:func:`_checked_quantized`); fingerprints
+    ``embeddings_sha256``, ``quantized_sha256`` per name and the model's ``manifest_checksum``.
+    ``quantizers``: the names (default: the files' ``quantized_<name>`` stems)."""
+    names = quantizers or [Path(p).stem.removeprefix("quantized_") for p in quantized_paths]
+    if len(names) != len(quantized_paths):
+        raise ValueError(f"{stage}: one quantizer name per quantized file expected")
+    digest = check_embeddings(embeddings_path)
+    quantized, fingerprints = {}, {"embeddings_sha256": digest, "quantized_sha256": {}}
+    fingerprints.update(manifest_fingerprint(embeddings_path))
+    for name, path in zip(names, quantized_paths):
+        quantized[name], _, fingerprints["quantized_sha256"][name] = \
+            _checked_quantized(path, embeddings_path, digest)
+    return names, quantized, fingerprints
+
+
 def quantize_stage(*, embeddings_path: str, out_path: str, spec: dict, seed: int = 0,
                    train_size: int | None = None, use_gpu: bool | str = "auto",
                    threads: int | None = None) -> dict[str, Any]:
@@ -211,18 +239,9 @@ def measures_stage(*, embeddings_path: str, quantized_paths: list[str], out_path
     references."""
     from .. import measures
 
-    digest = check_embeddings(embeddings_path)
+    names, quantized, fingerprints = checked_inputs(embeddings_path, quantized_paths,
+                                                    quantizers, "measures")
     X = load_matrix(embeddings_path)
-    names = quantizers or [Path(p).stem.removeprefix("quantized_") for p in quantized_paths]
-    if len(names) != len(quantized_paths):
-        raise ValueError("measures: one quantizer name per quantized file expected")
-    quantized, fingerprints = {}, {"embeddings_sha256": digest, "quantized_sha256": {}}
-    emb_meta = Path(embeddings_path).with_suffix(".json")
-    if Path(embeddings_path).suffix == ".npy" and emb_meta.is_file():
-        fingerprints["manifest_checksum"] = read_json(emb_meta).get("manifest_checksum")
-    for name, path in zip(names, quantized_paths):
-        quantized[name], _, fingerprints["quantized_sha256"][name] = \
-            _checked_quantized(path, embeddings_path, digest)
     t0 = time.time()
     both = measures.measure_variants(X, quantized, measures.VARIANTS, seed=seed,
                                      workers=workers)
