@@ -170,5 +170,5 @@ def softpp_analysis_stage(*, softpp_paths: list[str], table_path: str, out_table
         print(p)
     for r in table[table["measure"] != "hard_PP"].itertuples():
         say(f"{r.quantizer}, {r.scope}, {r.measure}: r with hard PP {r.r_with_hard_PP:.3f}, "
-            f"with {'GLUE'} {r.r_with_glue:.3f} (n {r.n})")
+            f"with GLUE {r.r_with_glue:.3f} (n {r.n})")
     return table
