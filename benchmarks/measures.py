@@ -133,17 +133,25 @@ def run_child(folder: Path, workers: int | None) -> dict:
 def lapack_check(repeat: int = 60) -> None:
     """Do LAPACK eigenvalue calls from two threads run side by side? One 384 x 384 symmetric
     matrix (a cell's scatter), ``repeat`` calls on one thread, then ``repeat`` on each of two
-    threads, BLAS pinned to one thread: a matrix product for comparison."""
+    threads, BLAS pinned to one thread: NumPy's and SciPy's calls, the GIL-free drivers the
+    cells use (:mod:`latentgeom.measures.lapack`), a matrix product for comparison."""
     import threading
 
+    import scipy.linalg
     from scipy.linalg import lapack
     from threadpoolctl import threadpool_limits
+
+    from latentgeom.measures import lapack as ours
 
     g = np.random.default_rng(0)
     G = np.cov(g.standard_normal((456, 384)).T)
     G32, C = G.astype(np.float32), g.standard_normal((456, 384)).astype(np.float32)
     calls = {"numpy eigvalsh (float64, dsyevd)": lambda: np.linalg.eigvalsh(G),
              "scipy ssyevr (float32)": lambda: lapack.ssyevr(G32, compute_v=0),
+             "scipy eigvalsh (float32, driver evd)":
+                 lambda: scipy.linalg.eigvalsh(G32, driver="evd"),
+             "latentgeom eigvalsh64 (ctypes dsyevd)": lambda: ours.eigvalsh64(G),
+             "latentgeom eigvalsh32 (ctypes ssyevd)": lambda: ours.eigvalsh32(G32),
              "float32 C^T C (syrk)": lambda: C.T @ C}
     print(f"\n# load average {load():.1f}\n")
     print("| call | 2n calls, 1 thread (s) | n calls on each of 2 threads, wall (s) | CPU (s) "

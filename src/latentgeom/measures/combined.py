@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from ..schema import QUANTIZED, SPREAD, SPREAD_GROUP, VARIANTS
 from .centroids import row_hashes
 from .checks import check_points, check_quantization, check_variant
+from .reconstruction import _sum_squares
 from .spread import spread_inputs
 from .table import evaluate, quantized_inputs
 
@@ -40,8 +41,10 @@ def spread_measures(X, variant: str = "paper", seed: int = 0) -> dict[str, float
 
 
 def _quantized_variants(X, codes, codebooks, kind: str, variants, seed: int = 0, hashes=None,
-                        workers: int | None = None) -> dict[str, dict[str, float]]:
-    q = quantized_inputs(X, codes, codebooks, kind, variants, seed, hashes, workers)
+                        workers: int | None = None, sum_squares=None
+                        ) -> dict[str, dict[str, float]]:
+    q = quantized_inputs(X, codes, codebooks, kind, variants, seed, hashes, workers,
+                         sum_squares)
     return {v: evaluate(v, QUANTIZED, q) for v in variants}
 
 
@@ -78,8 +81,16 @@ def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed:
     spread = _spread_variants(X, variants, seed, workers=workers)
     out = {v: {SPREAD_GROUP: spread[v]} for v in variants}
     hashes = row_hashes(X, workers=workers) if "authors" in variants and checked else None
+    total: list[float] = []  # X's sum of squares, computed once for all quantizers
+
+    def sum_squares() -> float:
+        if not total:
+            total.append(_sum_squares(X, workers))
+        return total[0]
+
     for name, (codes, codebooks, kind) in checked.items():
-        q = _quantized_variants(X, codes, codebooks, kind, variants, seed, hashes, workers)
+        q = _quantized_variants(X, codes, codebooks, kind, variants, seed, hashes, workers,
+                                sum_squares)
         for v in variants:
             out[v][name] = q[v]
     return out

@@ -143,16 +143,19 @@ def evaluate(variant: str, names, inputs, skip=()) -> dict[str, float]:
 
 
 def quantized_inputs(X, codes, codebooks, kind: str, variants, seed: int = 0, hashes=None,
-                     workers: int | None = None) -> QuantizedInputs:
+                     workers: int | None = None, sum_squares=None) -> QuantizedInputs:
     """:class:`QuantizedInputs` of a checked quantization for the definitions in
-    ``variants`` (the per-cell EEE of both from one pass over the cells)."""
+    ``variants`` (the per-cell EEE of both from one pass over the cells). ``hashes`` (the
+    rows' :func:`row_hashes`) and ``sum_squares`` (a callable returning X's sum of squares)
+    let several quantizers of one X share those."""
     K = codebooks.shape[1]
     e = _reconstruction_norms(X, codes, codebooks, kind, workers=workers)  # Eq. 4's, once
     sq = float(np.sum(e ** 2))
     cells = _cell_counts(codes, K)
     return QuantizedInputs(
         counts={v: COUNTS[v](cells) for v in variants}, K=K, n=codes.shape[0], errors=e,
-        error_ss=sq, sum_squares=_sum_squares(X) if sq else 0.0,
+        error_ss=sq, sum_squares=(sum_squares or (lambda: _sum_squares(X, workers)))() if sq
+        else 0.0,
         nearest=nearest_centroid_distances(codebooks),
         cell_eee=_cell_eee_variants(X, codes, kind, K, variants, hashes, workers), seed=seed)
 
