@@ -397,6 +397,21 @@ def test_pip_spec_names_the_code_snakemake_imports():
     assert "LATENTGEOM_PIP_SPEC" in text
 
 
+def test_pip_spec_follows_another_checkout_on_pythonpath(tmp_path):
+    """Code imported from a checkout other than the installed one (PYTHONPATH, e.g. a git
+    worktree) is the code the envs must install."""
+    import types
+
+    text = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    start = text.index("def latentgeom_pip_spec")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'latentgeom'\n")
+    (tmp_path / "src" / "latentgeom").mkdir(parents=True)
+    fake = types.SimpleNamespace(__file__=str(tmp_path / "src" / "latentgeom" / "__init__.py"))
+    namespace: dict = {"Path": Path, "_latentgeom": fake}
+    exec(text[start:text.index('\nif latentgeom_pip_spec()', start)], namespace)
+    assert namespace["latentgeom_pip_spec"]() == f"-e {tmp_path.resolve()}"
+
+
 @pytest.mark.parametrize(("variant", "expected"), [("cpu", "torch==2.13.0+cpu"),
                                                     ("cuda", "torch==2.13.0")])
 def test_makefile_torch_variant(variant, expected, tmp_path):

@@ -27,12 +27,21 @@ def latentgeom_pip_spec():
     from importlib import metadata
     from urllib.parse import unquote, urlparse
 
+    root = Path(_latentgeom.__file__).resolve().parents[2]
+    checkout = (root / "pyproject.toml").is_file()  # imported from a source tree
     try:
         dist = metadata.distribution("latentgeom")
-    except metadata.PackageNotFoundError:  # imported from a source tree on PYTHONPATH
-        root = Path(_latentgeom.__file__).resolve().parents[2]
-        return f"-e {shlex.quote(str(root))}" if (root / "pyproject.toml").is_file() else ""
+    except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, nothing installed
+        return f"-e {shlex.quote(str(root))}" if checkout else ""
     info = json.loads(dist.read_text("direct_url.json") or "null")
+    installed = (
+        unquote(urlparse(info["url"]).path)
+        if info and info.get("url", "").startswith("file://")
+        else None
+    )
+    if checkout and (installed is None or Path(installed).resolve() != root):
+        # PYTHONPATH puts another checkout before the installed one: install what is imported
+        return f"-e {shlex.quote(str(root))}"
     if info is None:  # from an index
         return f"latentgeom=={dist.version}"
     url = info["url"]
