@@ -19,6 +19,7 @@ on synthetic matrices (40 clusters in a rank-48 subspace plus noise; PQ trained 
 every row encoded, also used as the additive quantizer: see :func:`synthetic_input`) at 25K,
 50K, 100K, 200K rows (d = 384) and 100K x 768. ``--lapack-check``: only whether LAPACK
 eigenvalue calls from two threads run side by side (:func:`lapack_check`).
+``--margin-check``: only the float32 screen's per-cell error (:func:`margin_check`).
 """
 from __future__ import annotations
 
@@ -175,6 +176,40 @@ def lapack_check(repeat: int = 60) -> None:
             print(f"| {name} | {one:.3f} | {two:.3f} | {cpu:.3f} | {one / two:.2f} |")
 
 
+def margin_check(folder: Path) -> None:
+    """How far the authors' per-cell EEE from the float32 screen (``ssyevd``) lies from the
+    float64 path's, over every cell of the cached input (the basis of
+    ``AUTHORS_FLOAT32_MARGIN``), and how many cells the margin sends to float64."""
+    from latentgeom import measures as M
+    from latentgeom.measures import centroids, spread
+    from latentgeom.measures.lapack import eigvalsh32
+
+    X, quantized = measures_input.load(folder)
+    diffs, near = [], 0
+    for codes, _, _ in quantized.values():
+        for m in range(codes.shape[1]):
+            for j in np.unique(codes[:, m]):
+                P = np.unique(X[codes[:, m] == j], axis=0)
+                k = len(P)
+                if k < 2:
+                    continue
+                C = P - np.ones(k, np.float32) @ P / np.float32(k)
+                w, info = eigvalsh32((C @ C.T if k < P.shape[1] else C.T @ C).T)
+                v32 = spread._eee_authors_unrounded(
+                    np.clip(w[::-1].astype(np.float64) / (k - 1), 0.0, None))
+                v64 = spread._eee_authors_unrounded(
+                    centroids._cell_spectrum(P.astype(np.float64)))
+                diffs.append(abs(float(v32) - float(v64)))
+                near += not centroids._rounds_like_float64(float(v32), M.AUTHORS_FLOAT32_MARGIN)
+    d = np.array(diffs)
+    print("\n| cells | largest float32 - float64 | median | 99th percentile | margin "
+          "| margin / largest | cells recomputed in float64 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {len(d):,} | {d.max():.2g} | {np.median(d):.2g} | {np.quantile(d, 0.99):.2g} | "
+          f"{M.AUTHORS_FLOAT32_MARGIN:g} | {M.AUTHORS_FLOAT32_MARGIN / d.max():.0f} | "
+          f"{near} ({near / len(d):.1%}) |")
+
+
 def timed(f, *a, **k):
     w, c = time.perf_counter(), time.process_time()
     r = f(*a, **k)
@@ -198,6 +233,9 @@ def main() -> None:
     ap.add_argument("--only-scaling", action="store_true", help="only the size table")
     ap.add_argument("--lapack-check", action="store_true",
                     help="only: do LAPACK eigenvalue calls from two threads overlap?")
+    ap.add_argument("--margin-check", action="store_true",
+                    help="only: the float32 screen's per-cell error against float64 (needs "
+                    "--sequences or a built cache)")
     ap.add_argument("--child-job", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child_job:
@@ -211,6 +249,8 @@ def main() -> None:
     from latentgeom import measures as M
 
     folder = measures_input.build(a.sequences, a.cache)
+    if a.margin_check:
+        return margin_check(folder)
     X, quantized = measures_input.load(folder)
     print(f"# {X.shape[0]} x {X.shape[1]} {X.dtype}; LSQ++ and PQ, M = 4, K = 256; "
           f"{len(os.sched_getaffinity(0))} CPUs; our workers {M._workers(a.workers)}; "
