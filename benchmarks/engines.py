@@ -166,6 +166,34 @@ def table(rows: list[dict], first: str = "fast", second: str = "run_glue") -> st
     return "\n".join(lines)
 
 
+def chance_counts(rows: list[dict], task: str = "polarity", chance: float = 0.5,
+                  base: str = "run_glue") -> str:
+    """Per alpha and arm: how many of ``task``'s runs scored exactly ``chance`` (on polarity's
+    balanced dev split, accuracy 0.500, what predicting one class for every example gives), and
+    Fisher's exact test of that count against arm ``base``'s at the same alpha (two-sided p)."""
+    from scipy.stats import fisher_exact
+
+    cells: dict[tuple, list[int]] = {}
+    for r in rows:
+        if r["task"] == task:
+            c = cells.setdefault((r["n_train"], r["n_dev"], r["alpha"], r["engine"]), [0, 0])
+            c[0] += r["score"] == chance
+            c[1] += 1
+    lines = [f"| task (train/dev) | alpha | arm | runs | at {chance:g} | share | "
+             f"Fisher's exact p vs {base} |", "|---|---:|---|---:|---:|---:|---:|"]
+    order = list(VARIANTS)
+    for key in sorted(cells, key=lambda k: (k[0], k[2], order.index(k[3])
+                                            if k[3] in order else len(order))):
+        ntr, ndv, alpha, arm = key
+        hit, n = cells[key]
+        ref = cells.get((ntr, ndv, alpha, base))
+        p = "" if arm == base or ref is None else \
+            f"{fisher_exact([[hit, n - hit], [ref[0], ref[1] - ref[0]]])[1]:.2f}"
+        lines.append(f"| {task} ({ntr}/{ndv}) | {alpha:g} | {arm} | {n} | {hit} | "
+                     f"{hit / n:.2f} | {p} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import torch
 
@@ -203,6 +231,9 @@ def main() -> None:
             if {first, second} <= arms:
                 print(f"\nDiagnostic: {title}\n")
                 print(table(done, first, second))
+        if len(arms) > 2 and any(r["task"] == "polarity" for r in done):
+            print("\nRuns at chance (one class predicted for the whole dev split)\n")
+            print(chance_counts(done))
         return
     torch.set_num_threads(a.threads)
     glue = config_glue()

@@ -52,3 +52,15 @@ def test_table_pairs_arms_by_seed_and_flags_an_interval_excluding_zero():
     assert cells[1:5] == ["0.05", "4", "0.512 ± 0.025", "0.642 ± 0.043"]
     assert cells[5].startswith("+0.130") and cells[5].endswith("*")
     assert "4 paired runs" in out
+
+
+def test_chance_counts_count_exact_chance_scores_per_arm_and_test_them():
+    rows = [{"task": "polarity", "n_train": 120, "n_dev": 80, "alpha": 0.05, "seed": i,
+             "engine": arm, "score": 0.5 if i < k else 0.6, "ex_per_s": 1.0}
+            for arm, k in (("run_glue", 9), ("fast", 1), ("fast-nogroup", 9)) for i in range(10)]
+    rows.append({**rows[0], "task": "wordsim"})  # other tasks are not counted
+    out = engines.chance_counts(rows).splitlines()
+    assert out[2:] == [
+        "| polarity (120/80) | 0.05 | fast | 10 | 1 | 0.10 | 0.00 |",
+        "| polarity (120/80) | 0.05 | run_glue | 10 | 9 | 0.90 |  |",
+        "| polarity (120/80) | 0.05 | fast-nogroup | 10 | 9 | 0.90 | 1.00 |"]
