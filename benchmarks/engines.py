@@ -191,6 +191,20 @@ def chance_counts(rows: list[dict], task: str = "polarity", chance: float = 0.5,
             f"{fisher_exact([[hit, n - hit], [ref[0], ref[1] - ref[0]]])[1]:.2f}"
         lines.append(f"| {task} ({ntr}/{ndv}) | {alpha:g} | {arm} | {n} | {hit} | "
                      f"{hit / n:.2f} | {p} |")
+    sizes = {(k[0], k[1]) for k in cells}
+    if len({k[2] for k in cells}) > 1:  # pooled over the alphas each arm ran at
+        for ntr, ndv in sorted(sizes):
+            for arm in sorted({k[3] for k in cells if k[:2] == (ntr, ndv)},
+                              key=lambda a: order.index(a) if a in order else len(order)):
+                alphas = {k[2] for k in cells if k[:2] == (ntr, ndv) and k[3] == arm}
+                hit, n = (sum(cells[(ntr, ndv, a, arm)][i] for a in alphas) for i in (0, 1))
+                ref = [sum(cells.get((ntr, ndv, a, base), [0, 0])[i] for a in alphas)
+                       for i in (0, 1)]
+                p = "" if arm == base or not ref[1] else \
+                    f"{fisher_exact([[hit, n - hit], [ref[0], ref[1] - ref[0]]])[1]:.2f}"
+                al = ", ".join(f"{a:g}" for a in sorted(alphas))
+                lines.append(f"| {task} ({ntr}/{ndv}) | {al} | {arm} | {n} | {hit} | "
+                             f"{hit / n:.2f} | {p} |")
     return "\n".join(lines)
 
 
@@ -232,7 +246,8 @@ def main() -> None:
                 print(f"\nDiagnostic: {title}\n")
                 print(table(done, first, second))
         if len(arms) > 2 and any(r["task"] == "polarity" for r in done):
-            print("\nRuns at chance (one class predicted for the whole dev split)\n")
+            print("\nPolarity runs scoring exactly chance (0.500, what one class for the whole "
+                  "balanced dev split scores)\n")
             print(chance_counts(done))
         return
     torch.set_num_threads(a.threads)

@@ -64,3 +64,16 @@ def test_chance_counts_count_exact_chance_scores_per_arm_and_test_them():
         "| polarity (120/80) | 0.05 | fast | 10 | 1 | 0.10 | 0.00 |",
         "| polarity (120/80) | 0.05 | run_glue | 10 | 9 | 0.90 |  |",
         "| polarity (120/80) | 0.05 | fast-nogroup | 10 | 9 | 0.90 | 1.00 |"]
+
+
+def test_chance_counts_pool_over_the_alphas_each_arm_ran_at():
+    rows = [{"task": "polarity", "n_train": 120, "n_dev": 80, "alpha": a, "seed": i,
+             "engine": arm, "score": 0.5 if i < k else 0.6, "ex_per_s": 1.0}
+            for a, arms in ((0.025, (("run_glue", 2), ("fast", 0))),
+                            (0.05, (("run_glue", 3), ("fast", 1), ("fast-nogroup", 3))))
+            for arm, k in arms for i in range(4)]
+    out = engines.chance_counts(rows).splitlines()
+    assert out[-3:] == [
+        "| polarity (120/80) | 0.025, 0.05 | fast | 8 | 1 | 0.12 | 0.12 |",
+        "| polarity (120/80) | 0.025, 0.05 | run_glue | 8 | 5 | 0.62 |  |",
+        "| polarity (120/80) | 0.05 | fast-nogroup | 4 | 3 | 0.75 | 1.00 |"]
