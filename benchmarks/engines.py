@@ -8,7 +8,10 @@ default config's settings (``config/config.yaml``: batch 16, lr 3e-4, 3 epochs; 
 length-grouped, as the demo runs it). Per cell: each engine's mean and standard deviation, the
 paired difference fast - run_glue with its 95% t interval, and each engine's training
 throughput (examples/s). Every run is appended to a JSON-lines file as it finishes; a second call
-skips the runs already there, and ``--table`` only prints the table from the file.
+skips the runs already there, and ``--table`` only prints the table from the file. ``--engines``
+also takes diagnostic arms (:data:`VARIANTS`: without length grouping, without dropout); the
+table then adds their comparisons and, on polarity, the runs scoring exactly chance (issue 17's
+ablation: ``benchmarks/engines_ablation.jsonl``).
 
     .venv/bin/python benchmarks/engines.py --estimate          # time one run of each, project
     .venv/bin/python benchmarks/engines.py [--sizes demo 600:300] [--seeds 1 2 3 4 5]
