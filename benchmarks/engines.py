@@ -10,8 +10,8 @@ paired difference fast - run_glue with its 95% t interval, and each engine's tra
 throughput (examples/s). Every run is appended to a JSON-lines file as it finishes; a second call
 skips the runs already there, and ``--table`` only prints the table from the file. ``--engines``
 also takes diagnostic arms (:data:`VARIANTS`: without length grouping, without dropout); the
-table then adds their comparisons and, on polarity, the runs scoring exactly chance (issue 17's
-ablation: ``benchmarks/engines_ablation.jsonl``).
+table then adds their comparisons, and ``--table --chance`` the polarity runs scoring exactly
+chance (issue 17's ablation: ``benchmarks/engines_ablation.jsonl``).
 
     .venv/bin/python benchmarks/engines.py --estimate          # time one run of each, project
     .venv/bin/python benchmarks/engines.py [--sizes demo 600:300] [--seeds 1 2 3 4 5]
@@ -237,6 +237,9 @@ def main() -> None:
                     help="time one run per engine (largest size, first task) and project the "
                          "whole study's duration")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
+    ap.add_argument("--chance", action="store_true",
+                    help="with --table: also count the polarity runs scoring exactly chance "
+                         "(0.500) per alpha and arm")
     a = ap.parse_args()
     out = Path(a.out)
     done = [json.loads(x) for f in [out, *map(Path, a.also)] if f.is_file()
@@ -248,7 +251,7 @@ def main() -> None:
             if {first, second} <= arms:
                 print(f"\nDiagnostic: {title}\n")
                 print(table(done, first, second))
-        if len(arms) > 2 and any(r["task"] == "polarity" for r in done):
+        if a.chance and any(r["task"] == "polarity" for r in done):
             print("\nPolarity runs scoring exactly chance (0.500, what one class for the whole "
                   "balanced dev split scores)\n")
             print(chance_counts(done))
