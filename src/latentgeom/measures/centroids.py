@@ -101,7 +101,8 @@ def _cell_spectrum(P: np.ndarray, overwrite: bool = False) -> np.ndarray:
 #: spectrum is kept when it lies farther than this from a rounding boundary, otherwise the
 #: cell is recomputed in float64. On the 2,048 cells of MiniLM's 116,667 token vectors (LSQ++
 #: and PQ, M = 4, K = 256) the float32 (``ssyevd``) and float64 values differ by at most
-#: 1.8e-7 (median 1.3e-8): the margin is 11 times that; about 4% of cells are recomputed.
+#: 1.4e-7 (median 1.2e-8): the margin is 14 times that; 3.8% of cells are recomputed
+#: (``benchmarks/measures.py --margin-check``). An empirical margin, not a proven bound.
 AUTHORS_FLOAT32_MARGIN = 2e-6
 
 
