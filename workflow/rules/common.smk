@@ -34,11 +34,8 @@ def latentgeom_pip_spec():
     except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, nothing installed
         return f"-e {shlex.quote(str(root))}" if checkout else ""
     info = json.loads(dist.read_text("direct_url.json") or "null")
-    installed = (
-        unquote(urlparse(info["url"]).path)
-        if info and info.get("url", "").startswith("file://")
-        else None
-    )
+    url = str((info or {}).get("url") or "")  # PEP 610's url of the installed copy
+    installed = unquote(urlparse(url).path) if url.startswith("file://") else None
     if checkout and (installed is None or Path(installed).resolve() != root):
         # PYTHONPATH puts another checkout before the installed one: install what is imported
         return f"-e {shlex.quote(str(root))}"
