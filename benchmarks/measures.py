@@ -182,7 +182,6 @@ def margin_check(folder: Path) -> None:
     ``AUTHORS_FLOAT32_MARGIN``), and how many cells the margin sends to float64."""
     from latentgeom import measures as M
     from latentgeom.measures import centroids, spread
-    from latentgeom.measures.lapack import eigvalsh32
 
     X, quantized = measures_input.load(folder)
     diffs, near = [], 0
@@ -190,17 +189,13 @@ def margin_check(folder: Path) -> None:
         for m in range(codes.shape[1]):
             for j in np.unique(codes[:, m]):
                 P = np.unique(X[codes[:, m] == j], axis=0)
-                k = len(P)
-                if k < 2:
+                if len(P) < 2:
                     continue
-                C = P - np.ones(k, np.float32) @ P / np.float32(k)
-                w, info = eigvalsh32((C @ C.T if k < P.shape[1] else C.T @ C).T)
-                v32 = spread._eee_authors_unrounded(
-                    np.clip(w[::-1].astype(np.float64) / (k - 1), 0.0, None))
+                v32 = centroids._authors_cell_eee_float32(P)  # the path the measures take
                 v64 = spread._eee_authors_unrounded(
                     centroids._cell_spectrum(P.astype(np.float64)))
-                diffs.append(abs(float(v32) - float(v64)))
-                near += not centroids._rounds_like_float64(float(v32), M.AUTHORS_FLOAT32_MARGIN)
+                diffs.append(abs(v32 - float(v64)))
+                near += not centroids._rounds_like_float64(v32, M.AUTHORS_FLOAT32_MARGIN)
     d = np.array(diffs)
     print("\n| cells | largest float32 - float64 | median | 99th percentile | margin "
           "| margin / largest | cells recomputed in float64 |")

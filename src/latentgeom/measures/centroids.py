@@ -116,6 +116,24 @@ def _rounds_like_float64(value: float, margin: float) -> bool:
     return abs(frac - 0.5) > margin * 1e4
 
 
+def _authors_cell_eee_float32(P: np.ndarray) -> float | None:
+    """The authors' unrounded EEE of a cell's k distinct points P (k x q, not modified) from
+    float32 arithmetic: the points centred in float32 (an error d in the mean only adds
+    k d d^T: second order), their Gram or scatter matrix and its eigenvalues in float32
+    (:func:`~latentgeom.measures.lapack.eigvalsh32`); None where LAPACK fails."""
+    k = P.shape[0]
+    if P.dtype == np.float32:
+        C = P - np.ones(k, np.float32) @ P / np.float32(k)
+    else:
+        C = (P - P.mean(axis=0)).astype(np.float32)
+    G = C @ C.T if k < P.shape[1] else C.T @ C
+    w, info = eigvalsh32(G.T)  # G is exactly symmetric: G.T is G, Fortran-ordered
+    if info != 0:
+        return None
+    return float(_eee_authors_unrounded(np.clip(w[::-1].astype(np.float64) / (k - 1),
+                                                0.0, None)))
+
+
 def _authors_cell_eee(P: np.ndarray, as_float64=None, margin: float | None = None) -> float:
     """The authors' (rounded) EEE of a cell's k distinct points P (k x q, float32 or
     float64; not modified), equal to ``eee_authors_from_eigenvalues(_cell_spectrum(P64))`` of
@@ -126,18 +144,9 @@ def _authors_cell_eee(P: np.ndarray, as_float64=None, margin: float | None = Non
     boundary. ``as_float64(P)``: a float64 copy of P that may be overwritten (default
     ``P.astype(np.float64)``)."""
     margin = tunable("AUTHORS_FLOAT32_MARGIN") if margin is None else margin
-    k = P.shape[0]
-    if P.dtype == np.float32:  # an error d in the mean only adds k d d^T: second order
-        C = P - np.ones(k, np.float32) @ P / np.float32(k)
-    else:
-        C = (P - P.mean(axis=0)).astype(np.float32)
-    G = C @ C.T if k < P.shape[1] else C.T @ C
-    w, info = eigvalsh32(G.T)  # G is exactly symmetric: G.T is G, Fortran-ordered
-    if info == 0:
-        value = float(_eee_authors_unrounded(np.clip(w[::-1].astype(np.float64) / (k - 1),
-                                                     0.0, None)))
-        if _rounds_like_float64(value, margin):
-            return float(np.round(value, 4))
+    value = _authors_cell_eee_float32(P)
+    if value is not None and _rounds_like_float64(value, margin):
+        return float(np.round(value, 4))
     P64 = as_float64(P) if as_float64 is not None else P.astype(np.float64)
     if P64 is P:
         P64 = P.copy()

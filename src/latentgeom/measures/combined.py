@@ -5,6 +5,7 @@ stage (and the bootstrap's recomputed replicates) call."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from ..schema import QUANTIZED, SPREAD, SPREAD_GROUP, VARIANTS
@@ -81,13 +82,7 @@ def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed:
     spread = _spread_variants(X, variants, seed, workers=workers)
     out = {v: {SPREAD_GROUP: spread[v]} for v in variants}
     hashes = row_hashes(X, workers=workers) if "authors" in variants and checked else None
-    total: list[float] = []  # X's sum of squares, computed once for all quantizers
-
-    def sum_squares() -> float:
-        if not total:
-            total.append(_sum_squares(X, workers))
-        return total[0]
-
+    sum_squares = functools.cache(lambda: _sum_squares(X, workers))  # once, for all quantizers
     for name, (codes, codebooks, kind) in checked.items():
         q = _quantized_variants(X, codes, codebooks, kind, variants, seed, hashes, workers,
                                 sum_squares)

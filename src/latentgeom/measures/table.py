@@ -152,10 +152,10 @@ def quantized_inputs(X, codes, codebooks, kind: str, variants, seed: int = 0, ha
     e = _reconstruction_norms(X, codes, codebooks, kind, workers=workers)  # Eq. 4's, once
     sq = float(np.sum(e ** 2))
     cells = _cell_counts(codes, K)
+    total = sum_squares or (lambda: _sum_squares(X, workers))
     return QuantizedInputs(
         counts={v: COUNTS[v](cells) for v in variants}, K=K, n=codes.shape[0], errors=e,
-        error_ss=sq, sum_squares=(sum_squares or (lambda: _sum_squares(X, workers)))() if sq
-        else 0.0,
+        error_ss=sq, sum_squares=total() if sq else 0.0,
         nearest=nearest_centroid_distances(codebooks),
         cell_eee=_cell_eee_variants(X, codes, kind, K, variants, hashes, workers), seed=seed)
 
