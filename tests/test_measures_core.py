@@ -481,3 +481,26 @@ def test_authors_cell_eee_from_float32_spectra_equals_float64_bit_for_bit(monkey
     assert centroids._rounds_like_float64(0.1234, 1e-6)
     assert not centroids._rounds_like_float64(5e-7, 1e-6)
     assert not centroids._rounds_like_float64(float("nan"), 1e-6)
+
+
+def test_spread_measures_do_not_depend_on_the_blas_thread_count():
+    """LayerNorm outputs have a null direction, whose covariance eigenvector LAPACK resolves
+    only up to rounding: with threaded BLAS the eigenvectors (and so the paper's VRM, which
+    reads that axis' entropy) changed with the thread count. The eigenproblems run on one
+    BLAS thread, so a 2-core workstation and a 4-core node give the same bits."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((3000, 48)) @ rng.standard_normal((48, 384))
+    Z += 0.3 * rng.standard_normal(Z.shape)
+    X = Z - Z.mean(axis=1, keepdims=True)  # every row sums to 0, as after a LayerNorm
+    X = (X / X.std(axis=1, keepdims=True)).astype(np.float32)
+    seen = []
+    for k in (1, 2, 4):
+        with threadpool_limits(k, "blas"):
+            both = M.measure_variants(X, {}, ("paper", "authors"), 0)
+            seen.append((both, M.spread_measures(X), M.eee(X, "authors"), M.isoscore(X),
+                         M.pca_project(X[:500])))
+    for other in seen[1:]:
+        assert other[:4] == seen[0][:4]
+        np.testing.assert_array_equal(other[4], seen[0][4])

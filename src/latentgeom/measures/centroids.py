@@ -153,15 +153,23 @@ def _authors_cell_eee(P: np.ndarray, as_float64=None, margin: float | None = Non
     return float(eee_authors_from_eigenvalues(_cell_spectrum(P64, overwrite=True)))
 
 
-def _duplicate_cells(codes_m: np.ndarray, hashes: np.ndarray, K: int) -> np.ndarray:
-    """(K,) bool: cells of one codebook holding two rows with equal hashes (possibly equal
-    rows: those cells get the exact ``np.unique``); one sort by (cell, hash) for all cells."""
-    o = np.lexsort((hashes, codes_m))
-    c, h = codes_m[o], hashes[o]
-    same = (c[1:] == c[:-1]) & (h[1:] == h[:-1])
-    out = np.zeros(K, dtype=bool)
-    out[c[1:][same]] = True
-    return out
+def _has_duplicate_hashes(h: np.ndarray) -> bool:
+    """Whether two of a cell's row hashes are equal (then two of its rows may be equal: the
+    cell gets the exact ``np.unique``)."""
+    s = np.sort(h)
+    return bool(np.any(s[1:] == s[:-1]))
+
+
+def _cell_order(codes_m: np.ndarray, K: int) -> np.ndarray:
+    """The rows of one codebook's codes sorted by cell, stably (rows of a cell in row order):
+    ``np.argsort(codes_m, kind="stable")``, computed on the narrowest unsigned type that holds
+    K codes (NumPy radix-sorts 8- and 16-bit keys; a stable order is unique, so it is the same
+    permutation)."""
+    if K <= 1 << 8:
+        codes_m = codes_m.astype(np.uint8)
+    elif K <= 1 << 16:
+        codes_m = codes_m.astype(np.uint16)
+    return np.argsort(codes_m, kind="stable")
 
 
 def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
@@ -193,12 +201,11 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
 
     tasks = []
     for m in range(M):
-        order = np.argsort(codes[:, m], kind="stable")
+        order = _cell_order(codes[:, m], K)
         counts = np.bincount(codes[:, m], minlength=K)
         starts = np.concatenate([[0], np.cumsum(counts)])
-        dup = _duplicate_cells(codes[:, m], hashes, K) if authors else np.zeros(K, bool)
         for j in np.flatnonzero(counts >= 2):
-            tasks.append((m, j, order[starts[j]:starts[j + 1]], bool(dup[j])))
+            tasks.append((m, j, order[starts[j]:starts[j + 1]]))
     if not tasks:
         return out
     tasks.sort(key=lambda t: -len(t[2]))  # big cells first: better balance across threads
@@ -221,9 +228,10 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
         return local.buf[:len(rows)]
 
     def job(i: int) -> None:
-        m, j, idx, dup = tasks[i]
+        m, j, idx = tasks[i]
         raw = gather(idx)
-        unique = np.unique(raw, axis=0) if authors and dup else None  # before any centring
+        dup = authors and _has_duplicate_hashes(hashes[idx])
+        unique = np.unique(raw, axis=0) if dup else None  # before any centring
         lam_full = None
         if paper:
             if kind == "additive":

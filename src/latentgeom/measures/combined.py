@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from ..schema import QUANTIZED, SPREAD, SPREAD_GROUP, VARIANTS
 from .centroids import row_hashes
 from .checks import check_points, check_quantization, check_variant
+from .compute import _blas_threads
+from .lapack import available as lapack_available
 from .reconstruction import _sum_squares
 from .spread import spread_inputs
 from .table import evaluate, quantized_inputs
@@ -79,13 +81,21 @@ def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed:
     X = check_points(X)
     checked = {name: check_quantization(X, codes, codebooks, kind)[1:] + (kind,)
                for name, (codes, codebooks, kind) in quantized.items()}
-    spread = _spread_variants(X, variants, seed, workers=workers)
+    from concurrent.futures import ThreadPoolExecutor
+
+    lapack_available()  # SciPy's LAPACK loaded before BLAS is pinned (see lapack.available)
+    with _blas_threads(1), ThreadPoolExecutor(1) as ex:
+        # the spread measures on a thread of their own, beside the quantizers' workers: their
+        # one-thread parts (covariance, eigendecomposition) then overlap the cells' work
+        spread = ex.submit(_spread_variants, X, variants, seed, workers=1)
+        hashes = row_hashes(X, workers=workers) if "authors" in variants and checked else None
+        sum_squares = functools.cache(lambda: _sum_squares(X, workers))  # once, for all
+        quantized = {name: _quantized_variants(X, codes, codebooks, kind, variants, seed,
+                                               hashes, workers, sum_squares)
+                     for name, (codes, codebooks, kind) in checked.items()}
+        spread = spread.result()
     out = {v: {SPREAD_GROUP: spread[v]} for v in variants}
-    hashes = row_hashes(X, workers=workers) if "authors" in variants and checked else None
-    sum_squares = functools.cache(lambda: _sum_squares(X, workers))  # once, for all quantizers
-    for name, (codes, codebooks, kind) in checked.items():
-        q = _quantized_variants(X, codes, codebooks, kind, variants, seed, hashes, workers,
-                                sum_squares)
+    for name, q in quantized.items():
         for v in variants:
             out[v][name] = q[v]
     return out

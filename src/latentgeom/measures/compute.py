@@ -76,11 +76,15 @@ def _covariance_eigenvalues(X: np.ndarray, pad: bool = True) -> np.ndarray:
     n values sklearn's ``PCA()`` reports (min(n, d) components, the authors' EEE)."""
     if X.shape[0] < X.shape[1]:  # Gram trick: same non-zero spectrum, smaller matrix
         Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
-        lam = np.linalg.eigvalsh(Xc @ Xc.T) / (X.shape[0] - 1)
+        G = Xc @ Xc.T
+        with _blas_threads(1):  # the same bits whatever the BLAS thread count
+            lam = np.linalg.eigvalsh(G) / (X.shape[0] - 1)
         if pad:
             lam = np.concatenate([np.zeros(X.shape[1] - X.shape[0]), lam])
     else:
-        lam = np.linalg.eigvalsh(_covariance(X)[1])
+        C = _covariance(X)[1]
+        with _blas_threads(1):
+            lam = np.linalg.eigvalsh(C)
     return np.clip(lam[::-1], 0.0, None)
 
 

@@ -47,14 +47,22 @@ def error_norms(X, Xrec) -> np.ndarray:
     return _error_norms(*check_reconstruction(X, Xrec))
 
 
+#: rows per block of :func:`_reconstruction_norms`: at d = 384 its two float64 buffers take
+#: 2 x 0.75 MB. 1,024-row blocks (6 MB) took 1.4-1.6x as long on MiniLM's 116,667 x 384
+#: (``benchmarks/measures.py``); every row's value is the same whatever the block
+RECONSTRUCTION_BLOCK = 256
+
+
 def _reconstruction_norms(X: np.ndarray, codes: np.ndarray, codebooks: np.ndarray, kind: str,
-                          block: int = 1024, workers: int | None = None) -> np.ndarray:
-    """``||x_i - x'_i||`` per row, float64: per row block (small enough to stay in cache) the
+                          block: int | None = None, workers: int | None = None) -> np.ndarray:
+    """``||x_i - x'_i||`` per row, float64: per row block (:data:`RECONSTRUCTION_BLOCK` rows
+    by default, so that a block's two float64 buffers stay in a core's L2 cache) the
     decoded rows (:func:`_decode`'s operations, in per-thread buffers), minus the rows, their
     squared norms; each row's value is the same whatever the blocks and threads."""
     import threading
 
     M, _, dsub = codebooks.shape
+    block = block or RECONSTRUCTION_BLOCK
     out = np.empty(X.shape[0])
     codebooks = np.asarray(codebooks, dtype=np.float64)
     local = threading.local()
@@ -82,7 +90,8 @@ def _reconstruction_norms(X: np.ndarray, codes: np.ndarray, codebooks: np.ndarra
     return out
 
 
-def reconstruction_norms(X, codes, codebooks, kind: str, block: int = 8192) -> np.ndarray:
+def reconstruction_norms(X, codes, codebooks, kind: str, block: int | None = None
+                         ) -> np.ndarray:
     """``||x_i - x'_i||`` per row straight from the codes, in row blocks (on the CPUs'
     threads; each row's norm is the same whatever the split): the (n, d) reconstruction is
     never held in memory."""
