@@ -79,7 +79,19 @@ def _centred_product(P: np.ndarray, overwrite: bool = False) -> np.ndarray:
         P -= mean
     else:
         P = P - mean
-    return P @ P.T if P.shape[0] < P.shape[1] else P.T @ P
+    return _product(P)
+
+
+def _product(C: np.ndarray) -> np.ndarray:
+    """The Gram ``C C^T`` or the scatter ``C^T C`` of centred rows C, whichever is smaller."""
+    return C @ C.T if C.shape[0] < C.shape[1] else C.T @ C
+
+
+def _centred_float64(P: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The rows of a float32 P centred, in float64, written to ``out`` in one pass: bit for
+    bit ``P64 - P64.mean(axis=0)`` of ``P64 = P.astype(np.float64)`` (each float32 value is
+    exact in float64 and NumPy sums axis 0 in the same order; tested)."""
+    return np.subtract(P, P.mean(axis=0, dtype=np.float64), out=out)
 
 
 def _spectrum(G: np.ndarray, k: int) -> np.ndarray:
@@ -235,7 +247,11 @@ def _cell_eee_variants(X, codes, kind: str, K: int, variants, hashes=None,
         lam_full = None
         if paper:
             if kind == "additive":
-                lam = _cell_spectrum(as_float64(raw), overwrite=True)
+                if raw.dtype == np.float64:
+                    lam = _cell_spectrum(raw, overwrite=True)
+                else:  # converted and centred in one pass, into this thread's buffer
+                    lam = _spectrum(_product(_centred_float64(raw, local.buf[:len(raw)])),
+                                    len(raw))
                 if unique is None:
                     lam_full = lam
             else:  # only codebook m's columns, as float64

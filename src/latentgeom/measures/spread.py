@@ -101,8 +101,8 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
     the Vasicek entropy with zero spacings floored (the paper variant, see
     :func:`vasicek_entropy`) and without (scipy's, -inf when two order statistics m apart tie).
     Rows are processed in chunks on ``workers`` threads (NumPy's sort and ufuncs release the
-    GIL); one sort per axis serves both variants. Temporaries: two (2, n) buffers per thread
-    (rows of 8 took 1.1x as long on 116,667 x 384: two (8, n) buffers overflow a core's L2)."""
+    GIL); one sort per axis serves both variants. Temporary: one (2, n) buffer per thread (rows
+    of 8 in two buffers took 1.1x as long on 116,667 x 384: they overflow a core's L2)."""
     from concurrent.futures import ThreadPoolExecutor
 
     p, n = Zt.shape
@@ -115,11 +115,11 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
     def chunk(r0: int, r1: int) -> None:
         Zt[r0:r1].sort(axis=1)
         rows = 2
-        gaps, lg = np.empty((rows, n)), np.empty((rows, n))
+        gaps = np.empty((rows, n))
         for a in range(r0, r1, rows):
             Z = Zt[a:min(a + rows, r1)]
             k = len(Z)
-            g, lk = gaps[:k], lg[:k]
+            g = gaps[:k]
             if 2 * m <= n:
                 np.subtract(Z[:, m:2 * m], Z[:, :1], out=g[:, :m])
                 np.subtract(Z[:, 2 * m:], Z[:, :n - 2 * m], out=g[:, m:n - m])
@@ -129,13 +129,14 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
             rng_ = Z[:, -1] - Z[:, 0]
             floor = np.where(rng_ > 0, 1e-12 * rng_, 1e-300)
             low = g.min(axis=1)
+            rare = np.flatnonzero(low < floor)  # ties or near-ties: keep their raw gaps
             with np.errstate(divide="ignore"):
-                np.maximum(g, floor[:, None], out=lk)
-                np.log(lk, out=lk)
-                hf = lk.mean(axis=1)
-                hr = hf.copy()
-                for i in np.flatnonzero(low < floor):  # rare: ties or near-ties
-                    hr[i] = np.log(g[i]).mean()
+                raw_rare = [np.log(g[i]).mean() for i in rare]  # before the floor
+                np.maximum(g, floor[:, None], out=g)
+                np.log(g, out=g)
+                hf = g.mean(axis=1)
+            hr = hf.copy()
+            hr[rare] = raw_rare
             h_floor[a:a + k], h_raw[a:a + k], spread[a:a + k] = hf + const, hr + const, rng_
 
     step = max(1, min(32, -(-p // _workers(workers))))
@@ -150,7 +151,10 @@ def _sorted_entropies(Zt: np.ndarray, m: int | None, workers: int | None):
 
 
 #: bytes of float64 projections (axes x rows) held at a time per thread by the spread measures
-PROJECTION_CHUNK_BYTES = 64 << 20
+#: (``measure_variants`` runs them on one thread beside the cells: one chunk, 128 axes of
+#: 116,667 rows; a 128-axis projection product ran at 72 GFLOP/s on one core, a 64-axis one
+#: at 62, and each chunk converts X to float64 once more)
+PROJECTION_CHUNK_BYTES = 128 << 20
 
 
 def _projected_entropies(X: np.ndarray, mu: np.ndarray, vecs: np.ndarray, m: int | None,
