@@ -10,8 +10,8 @@ LSQ++ and PQ codes, M = 4, K = 256, trained on every row.
 Each repeat runs, in one process, one after the other: the baseline (the authors' code
 re-built from a reading of their script, timed per part, BLAS and FAISS at their default
 threads), then ours with the paper's definitions, the authors', and both at once (what the
-pipeline's ``measures`` job computes; ``--workers`` threads, default: the CPUs, BLAS one
-thread per worker). Wall and CPU seconds and the load
+pipeline's ``measures`` job computes; ``--workers`` threads for the cells, default: the CPUs,
+the spread measures on one more thread beside them, BLAS one thread per thread). Wall and CPU seconds and the load
 average are printed for each; the tables take each implementation's fastest repeat. Memory:
 the ``measures`` job itself (``stages.measures_stage`` on the cached artifacts) in a child
 process, its peak resident set (``VmHWM``). ``--scaling``: the same job in a child process
