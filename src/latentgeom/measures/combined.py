@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from ..schema import QUANTIZED, SPREAD, SPREAD_GROUP, VARIANTS
 from .centroids import row_hashes
 from .checks import check_points, check_quantization, check_variant
-from .compute import _blas_threads
+from .compute import _blas_threads, _workers
 from .lapack import available as lapack_available
 from .reconstruction import _sum_squares
 from .spread import spread_inputs
@@ -74,8 +74,11 @@ def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed:
     ``{variant: {"spread": {EEE, VRM, IS}, <name>: {PP, …, PD_EEE}}}``.
 
     ``quantized`` maps a name (``additive``, ``product``) to ``(codes, codebooks, kind)``;
-    ``seed`` seeds the authors' random references; ``workers`` threads share the per-axis sorts
-    and the per-cell eigendecompositions (default: the CPUs this process may use, at most 4).
+    ``seed`` seeds the authors' random references; ``workers`` threads share the row blocks
+    and the per-cell eigendecompositions (default: the CPUs this process may use, at most 4);
+    with more than one, the spread measures (one sort per principal axis) run on one more
+    thread beside them. BLAS runs on one thread per thread throughout, so the values do not
+    depend on the machine's core count.
     """
     variants = tuple(dict.fromkeys(check_variant(v) for v in variants))
     X = check_points(X)
@@ -85,9 +88,12 @@ def measure_variants(X, quantized: Mapping[str, tuple], variants=VARIANTS, seed:
 
     lapack_available()  # SciPy's LAPACK loaded before BLAS is pinned (see lapack.available)
     with _blas_threads(1), ThreadPoolExecutor(1) as ex:
-        # the spread measures on a thread of their own, beside the quantizers' workers: their
-        # one-thread parts (covariance, eigendecomposition) then overlap the cells' work
+        # with more than one worker, the spread measures run on a thread of their own beside
+        # the quantizers' workers: their one-thread parts (covariance, eigendecomposition)
+        # then overlap the cells' work; with one worker, first, on this thread
         spread = ex.submit(_spread_variants, X, variants, seed, workers=1)
+        if _workers(workers) == 1:
+            spread.result()
         hashes = row_hashes(X, workers=workers) if "authors" in variants and checked else None
         sum_squares = functools.cache(lambda: _sum_squares(X, workers))  # once, for all
         quantized = {name: _quantized_variants(X, codes, codebooks, kind, variants, seed,
