@@ -504,3 +504,17 @@ def test_spread_measures_do_not_depend_on_the_blas_thread_count():
     for other in seen[1:]:
         assert other[:4] == seen[0][:4]
         np.testing.assert_array_equal(other[4], seen[0][4])
+
+
+@pytest.mark.parametrize("K", [2, 256, 257, 65536, 70000])
+def test_cell_order_is_the_stable_argsort(K):
+    """Each codebook's rows by cell via a radix sort of narrow codes: the same permutation as
+    a stable argsort of the codes as given."""
+    from latentgeom.measures import centroids
+
+    codes = np.random.default_rng(K).integers(0, K, 5000).astype(np.intp)
+    np.testing.assert_array_equal(centroids._cell_order(codes, K),
+                                  np.argsort(codes, kind="stable"))
+    h = np.random.default_rng(1).integers(0, 2**63, 50, dtype=np.uint64)
+    assert not centroids._has_duplicate_hashes(h)
+    assert centroids._has_duplicate_hashes(np.concatenate([h, h[7:8]]))
