@@ -41,7 +41,8 @@ ENGINES = ("fast", "run_glue")
 #: grouping (the run_glue engine's batch order, tested); ``*-nodropout``, an arm with every
 #: ``nn.Dropout`` of the model set to p = 0 (:func:`without_dropout`), which takes the dropout
 #: RNG out of the comparison: ``fast-nogroup-nodropout`` and ``run_glue-nodropout`` then differ
-#: only in padding, the fused AdamW kernel and the evaluation's batching (tests/test_engines.py).
+#: only in padding and the evaluation's batching (tests/test_engines.py; the fast loop's AdamW
+#: is the Trainer's fused one since 2 December 2026, tests/test_glue_optimizer.py).
 VARIANTS = {"fast": ("fast", None, True), "run_glue": ("run_glue", None, True),
             "fast-nogroup": ("fast", False, True),
             "fast-nogroup-nodropout": ("fast", False, False),

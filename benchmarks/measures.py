@@ -7,19 +7,20 @@ Input (``measures_input.py``, cached under ``benchmarks/cache``): the packaged M
 token vectors of ``--sequences`` (the authors' published 5,000: 116,667 x 384 float32),
 LSQ++ and PQ codes, M = 4, K = 256, trained on every row.
 
-Each repeat runs, in one process, one after the other: the baseline (the authors' code
-re-built from a reading of their script, timed per part, BLAS and FAISS at their default
-threads), then ours with the paper's definitions, the authors', and both at once (what the
-pipeline's ``measures`` job computes; ``--workers`` threads for the cells, default: the CPUs,
-the spread measures on one more thread beside them, BLAS one thread per thread). Wall and CPU seconds and the load
-average are printed for each; the tables take each implementation's fastest repeat. Memory:
-the ``measures`` job itself (``stages.measures_stage`` on the cached artifacts) in a child
-process, its peak resident set (``VmHWM``). ``--scaling``: the same job in a child process
-on synthetic matrices (40 clusters in a rank-48 subspace plus noise; PQ trained on 5,000 rows,
-every row encoded, also used as the additive quantizer: see :func:`synthetic_input`) at 25K,
-50K, 100K, 200K rows (d = 384) and 100K x 768. ``--lapack-check``: only whether LAPACK
-eigenvalue calls from two threads run side by side (:func:`lapack_check`).
-``--margin-check``: only the float32 screen's per-cell error (:func:`margin_check`).
+Each repeat runs, in one process, one after the other: the baseline (the authors' code re-built
+from a reading of their script, timed per part, BLAS and FAISS at their default threads), then
+ours with the paper's definitions, the authors', and both at once (what the pipeline's
+``measures`` job computes; ``--workers`` threads for the cells, default: the CPUs, the spread
+measures on one more thread beside them, BLAS one thread per thread). Wall and CPU seconds and
+the load average are printed for each; the tables take each implementation's fastest repeat.
+Memory: the ``measures`` job itself (``stages.measures_stage`` on the cached artifacts) in a
+child process, its peak resident set (``VmHWM``). ``--scaling``: the same job in a child
+process on synthetic matrices (40 clusters in a rank-48 subspace plus noise; PQ trained on
+5,000 rows, every row encoded, also used as the additive quantizer: see
+:func:`synthetic_input`) at 25K, 50K, 100K, 200K rows (d = 384) and 100K x 768.
+``--lapack-check``: only whether LAPACK eigenvalue calls from two threads run side by side
+(:func:`lapack_check`). ``--margin-check``: only the float32 screen's per-cell error
+(:func:`margin_check`).
 """
 from __future__ import annotations
 
