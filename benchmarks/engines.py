@@ -75,6 +75,13 @@ def variant_hparams(common: dict, seed: int, arm: str):
     return hp, dropout
 
 
+def common_hparams(glue: dict) -> dict:
+    """The default config's ``glue`` settings every arm shares (``Hyperparameters`` fields)."""
+    return {k: glue[k] for k in ("max_length", "batch_size", "learning_rate", "epochs",
+                                 "weight_decay", "warmup_ratio", "max_grad_norm",
+                                 "group_by_length", "eval_batch_size")}
+
+
 def config_glue() -> dict:
     import yaml
 
@@ -263,9 +270,7 @@ def main() -> None:
             for r in done}
     out.parent.mkdir(parents=True, exist_ok=True)
     mans = manifests(a.alphas)
-    common = {k: glue[k] for k in ("max_length", "batch_size", "learning_rate", "epochs",
-                                   "weight_decay", "warmup_ratio", "max_grad_norm",
-                                   "group_by_length", "eval_batch_size")}
+    common = common_hparams(glue)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         todo = []

@@ -1,13 +1,15 @@
 """Where the fast loop's training time goes: batch building, forward, backward, clipping and the
-optimizer step, timed per step (CPU, synchronous), for AdamW as the fast loop builds it
-(``default``) and with ``foreach=True`` (AdamW and clipping, ``foreach``), whose weights it also
-compares with the first variant's (0.0: the same computation).
+optimizer step, timed per step (CPU, synchronous), for each AdamW kernel of
+:func:`latentgeom.glue.train.adamw`: ``fused`` (the fast loop's since 2 December 2026, the
+``Trainer``'s default), ``plain`` (the fast loop's before) and ``foreach`` (with clipping's
+``foreach`` too), whose weights it also compares with the first variant's (0.0: the same
+computation).
 
 The fast loop's own steps (:mod:`latentgeom.glue.train`), re-timed section by section: the
 MiniLM-L6 of ``benchmarks/engines.py`` at alpha 0, seed 1, the default config's settings (batch 16,
 lr 3e-4, 3 epochs, length-grouped batches), one proxy task of the mini-benchmark.
 
-    .venv/bin/python benchmarks/engines_profile.py shuffled 200 100 default,foreach,default
+    .venv/bin/python benchmarks/engines_profile.py shuffled 200 100 plain,foreach,plain,fused
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ def main() -> None:
     from latentgeom.glue.model import classification_model
     from latentgeom.glue.sampler import epoch_batches
     from latentgeom.glue.tasks import get_task
-    from latentgeom.glue.train import decays
+    from latentgeom.glue.train import adamw
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("task")
     ap.add_argument("n_train", type=int)
     ap.add_argument("n_dev", type=int)
-    ap.add_argument("variants", nargs="?", default="default,foreach,default")
+    ap.add_argument("variants", nargs="?", default="plain,foreach,plain,fused")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -55,18 +57,15 @@ def main() -> None:
     train = splits[task.train_split]
     manifest = E.manifests([0.0])[0.0]
     bs, epochs = glue["batch_size"], glue["epochs"]
+    common = E.common_hparams(glue)
     ref = None
     for var in a.variants.split(","):
         foreach = True if var == "foreach" else None
         model, _ = classification_model(manifest, task.num_labels, task.problem_type, seed=1,
                                         verify=False)
         model.train()
-        decay, no_decay = [], []
-        for n, p in model.named_parameters():
-            (decay if decays(n) else no_decay).append(p)
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": glue["weight_decay"]},
-                                 {"params": no_decay, "weight_decay": 0.0}],
-                                lr=glue["learning_rate"], foreach=foreach)
+        hp, _ = E.variant_hparams(common, 1, "fast")
+        opt = adamw(model, hp, kernel=var)
         total = math.ceil(len(train) / bs) * epochs
         sched = get_linear_schedule_with_warmup(opt, 0, total)
         t = dict.fromkeys(("batch", "forward", "backward", "clip", "optimizer"), 0.0)

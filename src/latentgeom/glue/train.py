@@ -84,14 +84,19 @@ def decays(name: str) -> bool:
     return not (name.endswith("bias") or "norm" in module.lower() or module.startswith("ln_"))
 
 
-def adamw(model, hp: Hyperparameters):
+def adamw(model, hp: Hyperparameters, kernel: str = "fused"):
     """AdamW as the ``Trainer``'s default optimizer (``adamw_torch_fused``) builds it: weight
     decay on the parameters :func:`decays` names, none on the rest, ``hp``'s betas and epsilon,
-    and torch's fused kernel (one multi-tensor kernel per step instead of a Python loop of
-    element-wise ops over every parameter: on the CPU, 1.3x the fast loop's training
-    throughput on short sequences, ``benchmarks/README.md``); the plain implementation where
-    torch has no fused kernel for the parameters' device."""
+    and torch's fused kernel (one kernel per step instead of a Python loop of element-wise ops
+    over every parameter: on the CPU a 16-token step of MiniLM 1.6x faster,
+    ``benchmarks/adamw_step.py``); the plain implementation where torch has no fused kernel for
+    the parameters' device. ``kernel`` ``"plain"`` or ``"foreach"``: torch's other two
+    implementations (the fast loop's before 2 December 2026, and its multi-tensor form, the
+    same update; ``benchmarks/engines_profile.py`` compares them)."""
     import torch
+
+    if kernel not in ("fused", "plain", "foreach"):
+        raise ValueError(f"kernel: expected 'fused', 'plain' or 'foreach', got {kernel!r}")
 
     decay, no_decay = [], []
     for n, p in model.named_parameters():
@@ -100,6 +105,8 @@ def adamw(model, hp: Hyperparameters):
               {"params": no_decay, "weight_decay": 0.0}]
     kwargs = {"lr": hp.learning_rate, "betas": (hp.adam_beta1, hp.adam_beta2),
               "eps": hp.adam_epsilon}
+    if kernel != "fused":
+        return torch.optim.AdamW(groups, foreach=kernel == "foreach", **kwargs)
     try:
         return torch.optim.AdamW(groups, fused=True, **kwargs)
     except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
