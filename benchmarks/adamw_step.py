@@ -1,14 +1,15 @@
 """Where a fast-loop training step goes on the CPU: forward + backward against the AdamW step,
 torch's plain AdamW (a Python loop of element-wise operations per parameter) against its fused
 kernel (what the ``Trainer``'s default ``adamw_torch_fused`` and, since 2 December 2026, the
-fast loop use).
+fast loop use), both built by :func:`latentgeom.glue.train.adamw`.
 
     python benchmarks/adamw_step.py [--threads 1] [--steps 5]
 
 The packaged MiniLM-L6 (22.7 M parameters) with a 2-label head, batches of 16 random token ids
 at 16, 32 and 128 tokens (the fast loop pads each batch to its longest example; the run_glue
-engine pads every example to 128), weight decay 0.01, one thread by default. Each cell is the
-mean over ``--steps`` steps after one warm-up step; prints a Markdown table.
+engine pads every example to 128), lr 3e-4, weight decay 0.01 (not on biases and norms), one
+thread by default. Each cell is the mean over ``--steps`` steps after one warm-up step; prints
+a Markdown table.
 """
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ def step_times(model0, fused: bool, length: int, steps: int) -> tuple[float, flo
     """(forward + backward + clipping, optimizer step) in seconds, mean over ``steps``."""
     import torch
 
+    from latentgeom.glue.hparams import Hyperparameters
+    from latentgeom.glue.train import adamw
+
     model = copy.deepcopy(model0)
     torch.manual_seed(1)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01,
-                            **({"fused": True} if fused else {}))
+    opt = adamw(model, Hyperparameters(learning_rate=3e-4, weight_decay=0.01),
+                kernel="fused" if fused else "plain")  # as the fast loop builds it
     model.train()
     fb = st = 0.0
     for s in range(steps + 1):

@@ -16,8 +16,8 @@ engines" lists every difference; ``benchmarks/engines.py`` measures the scores s
 Everything else of a step is the Trainer's (clipping at ``max_grad_norm``, AdamW's settings and
 its fused kernel where torch has one for the device, as the Trainer's default optimizer
 ``adamw_torch_fused``, the linear schedule, the loss, the step count): with dropout off and
-without length grouping both
-engines take the same steps to the same weights (``tests/test_glue_engines.py``).
+without length grouping both engines take the same steps to the same weights
+(``tests/test_glue_engines.py``; the optimizer bit for bit, ``tests/test_glue_optimizer.py``).
 
 With a ``checkpoint`` path it saves its state every ``checkpoint_every`` optimizer steps and
 resumes from there (:mod:`.checkpoint`); on the CPU a resumed run ends bit-identical.

@@ -138,7 +138,7 @@ def _authors_cell_eee_float32(P: np.ndarray) -> float | None:
         C = P - np.ones(k, np.float32) @ P / np.float32(k)
     else:
         C = (P - P.mean(axis=0)).astype(np.float32)
-    G = C @ C.T if k < P.shape[1] else C.T @ C
+    G = _product(C)
     w, info = eigvalsh32(G.T)  # G is exactly symmetric: G.T is G, Fortran-ordered
     if info != 0:
         return None

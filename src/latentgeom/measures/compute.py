@@ -76,16 +76,21 @@ def _covariance_eigenvalues(X: np.ndarray, pad: bool = True) -> np.ndarray:
     n values sklearn's ``PCA()`` reports (min(n, d) components, the authors' EEE)."""
     if X.shape[0] < X.shape[1]:  # Gram trick: same non-zero spectrum, smaller matrix
         Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
-        G = Xc @ Xc.T
-        with _blas_threads(1):  # the same bits whatever the BLAS thread count
-            lam = np.linalg.eigvalsh(G) / (X.shape[0] - 1)
+        lam = _symmetric_eigen(Xc @ Xc.T) / (X.shape[0] - 1)
         if pad:
             lam = np.concatenate([np.zeros(X.shape[1] - X.shape[0]), lam])
     else:
-        C = _covariance(X)[1]
-        with _blas_threads(1):
-            lam = np.linalg.eigvalsh(C)
+        lam = _symmetric_eigen(_covariance(X)[1])
     return np.clip(lam[::-1], 0.0, None)
+
+
+def _symmetric_eigen(A: np.ndarray, vectors: bool = False):
+    """``np.linalg.eigvalsh(A)``, or ``np.linalg.eigh(A)`` with ``vectors``, on one BLAS
+    thread: LAPACK's results change with the BLAS thread count (above all the eigenvectors of
+    numerically null axes, such as LayerNorm's), so the same matrix gives the same bits on any
+    machine."""
+    with _blas_threads(1):
+        return np.linalg.eigh(A) if vectors else np.linalg.eigvalsh(A)
 
 
 def _blas_threads(k: int):

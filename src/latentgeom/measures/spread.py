@@ -18,6 +18,7 @@ from .compute import (
     _covariance,
     _covariance_eigenvalues,
     _float64_blocks,
+    _symmetric_eigen,
     _workers,
     tunable,
 )
@@ -70,8 +71,7 @@ def pca_project(X) -> np.ndarray:
     """X centred and rotated onto its principal axes (descending variance), float64."""
     X = check_points(X)
     mu, C = _covariance(X)
-    with _blas_threads(1):  # as spread_inputs: the same axes whatever the machine's cores
-        _, vecs = np.linalg.eigh(C)
+    _, vecs = _symmetric_eigen(C, vectors=True)
     return (X.astype(np.float64) - mu) @ vecs[:, ::-1]
 
 
@@ -323,8 +323,7 @@ def spread_inputs(X: np.ndarray, variants, seed: int, m: int | None = None,
     one eigendecomposition, one projection and one sort per principal axis shared by all."""
     n, d = X.shape
     mu, C = _covariance(X)
-    with _blas_threads(1):  # LAPACK's eigenvectors depend on the BLAS thread count
-        lam, vecs = np.linalg.eigh(C)
+    lam, vecs = _symmetric_eigen(C, vectors=True)
     lam, vecs = np.clip(lam[::-1], 0.0, None), vecs[:, ::-1]
     # Projection, axes as rows (p, n), C-contiguous so that each axis sorts in place; in axis
     # chunks when large. The sorted projection is kept only where the authors' VRM needs it
