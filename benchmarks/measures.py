@@ -104,6 +104,21 @@ def child_job(folder: str, workers: int | None) -> None:
     print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak_rss_mb()}))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``: the tables'
+    seconds depend on it (the same code and input took 54 s on one 2-core machine and 66 s on
+    another)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover (not Linux)
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set (``VmHWM``, MB). Not ``ru_maxrss``: a child started
     by fork/vfork + exec reports the parent's peak there when it was larger."""
@@ -249,7 +264,8 @@ def main() -> None:
         return margin_check(folder)
     X, quantized = measures_input.load(folder)
     print(f"# {X.shape[0]} x {X.shape[1]} {X.dtype}; LSQ++ and PQ, M = 4, K = 256; "
-          f"{len(os.sched_getaffinity(0))} CPUs; our workers {M._workers(a.workers)}; "
+          f"{len(os.sched_getaffinity(0))} CPUs ({cpu_model()}); "
+          f"our workers {M._workers(a.workers)}; "
           f"load average {load():.1f}", flush=True)
 
     # warm-up, untimed: imports (sklearn, scipy, FAISS, the isoscore package's torch) and
