@@ -185,6 +185,10 @@ def beyond_the_paper(tmp_path: Path, cfg: Path) -> None:
     boot = yaml.safe_load((res / "measures/tiny_a0_s0.bootstrap.json").read_text())
     assert boot["n"] == 12 and boot["n_finite"]["spread.EEE"] == 12
     assert boot["n_finite"]["spread.VRM"] == 3 and boot["n_finite"]["additive.PD_EEE"] == 3
+    prov = boot["provenance"]  # the inputs' fingerprints, as the measures job records them
+    meas = yaml.safe_load((res / "measures/tiny_a0_s0.json").read_text())["provenance"]
+    for key in ("embeddings_sha256", "quantized_sha256", "manifest_checksum"):
+        assert prov[key] == meas[key] and prov[key], key
     assert (res / "figures/figure9.png").stat().st_size > 1000
     sens = pd.read_csv(res / "analysis/sensitivity.csv")
     assert set(sens.setting) == {"pq_M2_K16", "pq_M4_K16"} and len(sens) == 2 * 2 * 8

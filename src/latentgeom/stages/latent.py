@@ -264,14 +264,13 @@ def bootstrap_stage(*, embeddings_path: str, meta_path: str, quantized_paths: li
     ``values`` (n, columns)) for the analysis' r under resampled measures."""
     from ..bootstrap import bootstrap_measures, intervals
 
-    digest = check_embeddings(embeddings_path)
-    X = load_matrix(embeddings_path)
+    names, quantized, fingerprints = checked_inputs(embeddings_path, quantized_paths,
+                                                    quantizers, "bootstrap")
     meta = read_json(meta_path)
     if "lengths" not in meta:
         raise ValueError(f"{meta_path}: no 'lengths' (token counts per sequence); re-run embed")
-    quantized, fp = {}, {}
-    for name, path in zip(quantizers, quantized_paths):
-        quantized[name], _, fp[name] = _checked_quantized(path, embeddings_path, digest)
+    fingerprints.setdefault("manifest_checksum", meta.get("manifest_checksum"))
+    X = load_matrix(embeddings_path)
     t0 = time.time()
     cols, values = bootstrap_measures(X, quantized, meta["lengths"], int(n), int(seed),
                                       int(heavy), int(measure_seed), workers=workers,
@@ -282,9 +281,8 @@ def bootstrap_stage(*, embeddings_path: str, meta_path: str, quantized_paths: li
     out = {"level": level, "n": int(n), "seed": int(seed), "heavy": int(min(n, heavy)),
            "seconds": dt, **intervals(cols, values, level),
            "provenance": {**provenance(n=n, seed=seed, level=level, heavy=heavy,
-                                       measure_seed=measure_seed, quantizers=list(quantizers)),
-                          "embeddings_sha256": digest, "quantized_sha256": fp,
-                          "manifest_checksum": meta.get("manifest_checksum")}}
+                                       measure_seed=measure_seed, quantizers=names),
+                          **fingerprints}}
     write_npz(out_npz, columns=np.array(cols), values=values)
     write_json(out_json, out)
     return out
