@@ -12,8 +12,11 @@ builds them (the mini-benchmark, the MiniLM tokenizer's cache), and each seed's 
 batches (:func:`latentgeom.glue.sampler.epoch_batches`), this prints the tokens per training
 example each engine computes, and their ratio: what the fast loop would gain if a step's cost
 were proportional to its tokens. Self-attention grows with the square of the length, which a
-second ratio (of the summed squared batch lengths) bounds from above. Nothing is trained: a
-few seconds.
+second ratio (of the summed squared batch lengths) bounds from above. For the classification
+tasks it also prints whether length says anything about the label (their correlation over the
+training split) and how one-class the batches are (the mean share of a batch's majority label),
+grouped and not: length grouping must not hand the model label-sorted batches. Nothing is
+trained: a few seconds.
 """
 from __future__ import annotations
 
@@ -51,6 +54,19 @@ def padded_tokens(lengths: np.ndarray, batch_size: int, seeds, epochs: int,
     return float(np.mean(tok)), float(np.mean(sq))
 
 
+def majority_share(lengths: np.ndarray, labels: np.ndarray, batch_size: int, seeds, epochs: int,
+                   group_by_length: bool) -> float:
+    """The mean over batches (every seed and epoch) of the share of a batch's most common label."""
+    from latentgeom.glue.sampler import epoch_batches
+
+    shares = []
+    for seed in seeds:
+        for e in range(epochs):
+            for b in epoch_batches(lengths, batch_size, seed, e, group_by_length):
+                shares.append(np.bincount(labels[b]).max() / len(b))
+    return float(np.mean(shares))
+
+
 def main() -> None:
     from latentgeom.glue.data import build_cache, load_cache
     from latentgeom.glue.minibench import build_minibench
@@ -66,8 +82,9 @@ def main() -> None:
     bs, epochs, L = hp["batch_size"], hp["epochs"], glue["max_length"]
     print(f"# batch {bs}, {epochs} epochs, run_glue pads to {L}; seeds {a.seeds}\n")
     print("| task (train) | mean length | run_glue tokens/ex | fast-nogroup tokens/ex | "
-          "fast tokens/ex | run_glue / fast, tokens | run_glue / fast, tokens² |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "fast tokens/ex | run_glue / fast, tokens | run_glue / fast, tokens² | "
+          "r(length, label) | majority share, fast / fast-nogroup |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for size in a.sizes:
             for tname in a.tasks:
@@ -85,8 +102,15 @@ def main() -> None:
                 lengths = splits[task.train_split].lengths
                 nog, _ = padded_tokens(lengths, bs, a.seeds, epochs, False)
                 grp, grp_sq = padded_tokens(lengths, bs, a.seeds, epochs, True)
+                label = "—", "—"
+                if task.num_labels > 1:
+                    y = np.asarray(splits[task.train_split].labels).astype(np.int64)
+                    label = (f"{np.corrcoef(lengths, y)[0, 1]:+.3f}",
+                             f"{majority_share(lengths, y, bs, a.seeds, epochs, True):.3f} / "
+                             f"{majority_share(lengths, y, bs, a.seeds, epochs, False):.3f}")
                 print(f"| {tname} ({ntr}) | {lengths.mean():.1f} | {L} | {nog:.1f} | "
-                      f"{grp:.1f} | {L / grp:.2f}× | {L * L / grp_sq:.2f}× |", flush=True)
+                      f"{grp:.1f} | {L / grp:.2f}× | {L * L / grp_sq:.2f}× | {label[0]} | "
+                      f"{label[1]} |", flush=True)
 
 
 if __name__ == "__main__":
