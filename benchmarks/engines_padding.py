@@ -35,36 +35,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engines  # noqa: E402
 
 
-def padded_tokens(lengths: np.ndarray, batch_size: int, seeds, epochs: int,
-                  group_by_length: bool) -> tuple[float, float]:
-    """Mean over the seeds of (tokens, squared tokens) per training example: each batch padded
-    to its longest member, over ``epochs`` epochs of :func:`epoch_batches`."""
+def batches(lengths: np.ndarray, batch_size: int, seeds, epochs: int, group_by_length: bool):
+    """Every training batch (index array) of every seed's ``epochs`` epochs, as the fast loop
+    draws them (:func:`latentgeom.glue.sampler.epoch_batches`)."""
     from latentgeom.glue.sampler import epoch_batches
 
-    tok, sq = [], []
     for seed in seeds:
-        t = s = 0
         for e in range(epochs):
-            for b in epoch_batches(lengths, batch_size, seed, e, group_by_length):
-                m = int(lengths[b].max())
-                t += m * len(b)
-                s += m * m * len(b)
-        tok.append(t / (epochs * len(lengths)))
-        sq.append(s / (epochs * len(lengths)))
-    return float(np.mean(tok)), float(np.mean(sq))
+            yield from epoch_batches(lengths, batch_size, seed, e, group_by_length)
+
+
+def padded_tokens(lengths: np.ndarray, batch_size: int, seeds, epochs: int,
+                  group_by_length: bool) -> tuple[float, float]:
+    """(tokens, squared tokens) per training example over :func:`batches`, each batch padded to
+    its longest member (every seed trains on the same number of examples, so this is also the
+    mean over the seeds)."""
+    t = s = 0
+    for b in batches(lengths, batch_size, seeds, epochs, group_by_length):
+        m = int(lengths[b].max())
+        t += m * len(b)
+        s += m * m * len(b)
+    n = len(seeds) * epochs * len(lengths)
+    return t / n, s / n
 
 
 def majority_share(lengths: np.ndarray, labels: np.ndarray, batch_size: int, seeds, epochs: int,
                    group_by_length: bool) -> float:
-    """The mean over batches (every seed and epoch) of the share of a batch's most common label."""
-    from latentgeom.glue.sampler import epoch_batches
-
-    shares = []
-    for seed in seeds:
-        for e in range(epochs):
-            for b in epoch_batches(lengths, batch_size, seed, e, group_by_length):
-                shares.append(np.bincount(labels[b]).max() / len(b))
-    return float(np.mean(shares))
+    """The mean over :func:`batches` of the share of a batch's most common label."""
+    return float(np.mean([np.bincount(labels[b]).max() / len(b)
+                          for b in batches(lengths, batch_size, seeds, epochs, group_by_length)]))
 
 
 def main() -> None:
